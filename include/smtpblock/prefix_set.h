@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * An immutable set of IPv4 and IPv6 prefixes with O(log n) membership.
+ *
+ * Entries are sorted by first address (shorter prefix first on a tie).
+ * Each entry also carries "cover": the highest last address of itself and
+ * every entry before it. An address is in the set exactly when the last
+ * entry starting at or below it has a cover at or above it, so one binary
+ * search answers membership even for nested prefixes, and the same array
+ * gives the canonical list back for reading.
+ *
+ * A set never changes once built: a change builds a new set, which is
+ * what lets the packet path read it under RCU without a lock.
+ */
+#ifndef SMTPBLOCK_PREFIX_SET_H
+#define SMTPBLOCK_PREFIX_SET_H
+
+#include "smtpblock/addr.h"
+
+/* Per family; keeps one allocation of a set well inside what kvmalloc gives. */
+#define SB_SET_MAX_ENTRIES (4U << 20)
+
+struct sb_entry4 {
+	u32 first;
+	u32 cover;
+	u8 len;
+};
+
+struct sb_entry6 {
+	struct sb_u128 first;
+	struct sb_u128 cover;
+	u8 len;
+};
+
+struct sb_prefix_set {
+	u32 n4;
+	u32 n6;
+	struct sb_entry4 *e4;
+	struct sb_entry6 *e6;
+	/* Canonical text, made on first read; see sb_set_text(). */
+	char *text;
+	size_t text_len;
+};
+
+enum sb_edit_op {
+	SB_EDIT_ADD,
+	SB_EDIT_DEL,
+};
+
+/* One token of a write; @pos (1-based) is its place for error messages. */
+struct sb_edit {
+	struct sb_prefix pfx;
+	u32 pos;
+	u8 op;
+};
+
+int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
+		 u32 n, struct sb_prefix_set **out, u32 *bad_pos);
+struct sb_prefix_set *sb_set_empty(void);
+void sb_set_free(struct sb_prefix_set *set);
+bool sb_set_contains(const struct sb_prefix_set *set, const struct sb_addr *a);
+int sb_set_text(struct sb_prefix_set *set);
+size_t sb_set_bytes(const struct sb_prefix_set *set);
+
+static inline u32 sb_set_count(const struct sb_prefix_set *set)
+{
+	return set->n4 + set->n6;
+}
+
+#endif /* SMTPBLOCK_PREFIX_SET_H */

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Immutable prefix sets: building from edits, lookup, canonical text. */
+#include "smtpblock/prefix_set.h"
+
+static int edit_cmp(const void *a, const void *b)
+{
+	const struct sb_edit *x = a, *y = b;
+	int c = sb_prefix_cmp(&x->pfx, &y->pfx);
+
+	if (c)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int entry4_cmp(const struct sb_entry4 *e, const struct sb_prefix *p)
+{
+	if (e->first != p->addr.v4)
+		return e->first < p->addr.v4 ? -1 : 1;
+	return e->len < p->len ? -1 : e->len > p->len;
+}
+
+static int entry6_cmp(const struct sb_entry6 *e, const struct sb_prefix *p)
+{
+	int c = sb_u128_cmp(&e->first, &p->addr.v6);
+
+	if (c)
+		return c;
+	return e->len < p->len ? -1 : e->len > p->len;
+}
+
+static bool set_has_exact(const struct sb_prefix_set *set,
+			  const struct sb_prefix *p)
+{
+	u32 lo = 0, hi, mid;
+	int c;
+
+	if (!set)
+		return false;
+	hi = p->addr.family == SB_AF_INET ? set->n4 : set->n6;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = p->addr.family == SB_AF_INET ?
+			entry4_cmp(&set->e4[mid], p) :
+			entry6_cmp(&set->e6[mid], p);
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Replays each prefix's tokens in the order written and keeps only the
+ * net changes, in prefix order, at the front of @edits: op ADD for a
+ * prefix the base lacks, DEL for one it has. Deleting an absent prefix
+ * is -ENOENT; *@bad_pos is then the first such token.
+ */
+static int net_changes(const struct sb_prefix_set *base, struct sb_edit *edits,
+		       u32 n, u32 *nchanges, u32 *bad_pos)
+{
+	u32 i = 0, j, w = 0, first_bad = 0;
+	bool was, now;
+
+	sb_sort(edits, n, sizeof(*edits), edit_cmp);
+	while (i < n) {
+		was = set_has_exact(base, &edits[i].pfx);
+		now = was;
+		for (j = i; j < n && !sb_prefix_cmp(&edits[j].pfx, &edits[i].pfx);
+		     j++) {
+			if (edits[j].op == SB_EDIT_ADD) {
+				now = true;
+			} else if (now) {
+				now = false;
+			} else if (!first_bad || edits[j].pos < first_bad) {
+				first_bad = edits[j].pos;
+			}
+		}
+		if (now != was) {
+			edits[w] = edits[i];
+			edits[w].op = now ? SB_EDIT_ADD : SB_EDIT_DEL;
+			w++;
+		}
+		i = j;
+	}
+	if (first_bad) {
+		*bad_pos = first_bad;
+		return -ENOENT;
+	}
+	*nchanges = w;
+	return 0;
+}
+
+static void fill_cover4(struct sb_entry4 *e, u32 n)
+{
+	u32 i, cover = 0;
+
+	for (i = 0; i < n; i++) {
+		u32 last = sb_prefix_last4(e[i].first, e[i].len);
+
+		if (i == 0 || last > cover)
+			cover = last;
+		e[i].cover = cover;
+	}
+}
+
+static void fill_cover6(struct sb_entry6 *e, u32 n)
+{
+	struct sb_u128 cover = { 0, 0 }, last;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		last = sb_prefix_last6(&e[i].first, e[i].len);
+		if (i == 0 || sb_u128_cmp(&last, &cover) > 0)
+			cover = last;
+		e[i].cover = cover;
+	}
+}
+
+/* Merges the sorted base entries of one family with its sorted changes. */
+static void merge4(struct sb_entry4 *out, const struct sb_entry4 *base, u32 nb,
+		   const struct sb_edit *ch, u32 nc)
+{
+	u32 b = 0, c = 0, o = 0;
+
+	while (b < nb || c < nc) {
+		int cmp = b == nb ? 1 : c == nc ? -1 :
+			  entry4_cmp(&base[b], &ch[c].pfx);
+
+		if (cmp < 0) {
+			out[o++] = base[b++];
+			continue;
+		}
+		if (ch[c].op == SB_EDIT_ADD) {
+			out[o].first = ch[c].pfx.addr.v4;
+			out[o].len = ch[c].pfx.len;
+			o++;
+		} else {
+			b++;	/* net_changes() only deletes what base has */
+		}
+		c++;
+	}
+	fill_cover4(out, o);
+}
+
+static void merge6(struct sb_entry6 *out, const struct sb_entry6 *base, u32 nb,
+		   const struct sb_edit *ch, u32 nc)
+{
+	u32 b = 0, c = 0, o = 0;
+
+	while (b < nb || c < nc) {
+		int cmp = b == nb ? 1 : c == nc ? -1 :
+			  entry6_cmp(&base[b], &ch[c].pfx);
+
+		if (cmp < 0) {
+			out[o++] = base[b++];
+			continue;
+		}
+		if (ch[c].op == SB_EDIT_ADD) {
+			out[o].first = ch[c].pfx.addr.v6;
+			out[o].len = ch[c].pfx.len;
+			o++;
+		} else {
+			b++;
+		}
+		c++;
+	}
+	fill_cover6(out, o);
+}
+
+struct sb_prefix_set *sb_set_empty(void)
+{
+	return sb_zalloc(sizeof(struct sb_prefix_set));
+}
+
+void sb_set_free(struct sb_prefix_set *set)
+{
+	if (!set)
+		return;
+	sb_free(set->e4);
+	sb_free(set->e6);
+	sb_free(set->text);
+	sb_free(set);
+}
+
+/**
+ * sb_set_build - a new set: @base (may be NULL: empty) changed by @edits
+ *
+ * The edits of one write are applied in the order of their @pos, so
+ * "+X -X" leaves X out and "-X +X" needs X present before. @edits is
+ * reordered. On error nothing is allocated; -ENOENT sets *@bad_pos.
+ */
+int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
+		 u32 n, struct sb_prefix_set **out, u32 *bad_pos)
+{
+	u32 nch, n4ch = 0, i, add4 = 0, del4 = 0, add6 = 0, del6 = 0;
+	u32 b4 = base ? base->n4 : 0, b6 = base ? base->n6 : 0;
+	struct sb_prefix_set *set;
+	int err;
+
+	err = net_changes(base, edits, n, &nch, bad_pos);
+	if (err)
+		return err;
+	for (i = 0; i < nch; i++) {
+		bool v4 = edits[i].pfx.addr.family == SB_AF_INET;
+		bool add = edits[i].op == SB_EDIT_ADD;
+
+		n4ch += v4;
+		add4 += v4 && add;
+		del4 += v4 && !add;
+		add6 += !v4 && add;
+		del6 += !v4 && !add;
+	}
+	if (b4 - del4 + add4 > SB_SET_MAX_ENTRIES ||
+	    b6 - del6 + add6 > SB_SET_MAX_ENTRIES)
+		return -ENOSPC;
+
+	set = sb_set_empty();
+	if (!set)
+		return -ENOMEM;
+	set->n4 = b4 - del4 + add4;
+	set->n6 = b6 - del6 + add6;
+	set->e4 = sb_alloc_array(set->n4, sizeof(*set->e4));
+	set->e6 = sb_alloc_array(set->n6, sizeof(*set->e6));
+	if ((set->n4 && !set->e4) || (set->n6 && !set->e6)) {
+		sb_set_free(set);
+		return -ENOMEM;
+	}
+	/* IPv4 sorts before IPv6, so the changes come family by family. */
+	merge4(set->e4, base ? base->e4 : NULL, b4, edits, n4ch);
+	merge6(set->e6, base ? base->e6 : NULL, b6, edits + n4ch, nch - n4ch);
+	*out = set;
+	return 0;
+}
+
+static bool contains4(const struct sb_prefix_set *set, u32 a)
+{
+	u32 lo = 0, hi = set->n4, mid;
+
+	/* lo ends as the number of entries starting at or below a */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (set->e4[mid].first <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && set->e4[lo - 1].cover >= a;
+}
+
+static bool contains6(const struct sb_prefix_set *set, const struct sb_u128 *a)
+{
+	u32 lo = 0, hi = set->n6, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sb_u128_cmp(&set->e6[mid].first, a) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && sb_u128_cmp(&set->e6[lo - 1].cover, a) >= 0;
+}
+
+bool sb_set_contains(const struct sb_prefix_set *set, const struct sb_addr *a)
+{
+	if (a->family == SB_AF_INET)
+		return contains4(set, a->v4);
+	return contains6(set, &a->v6);
+}
+
+static size_t format_entry(const struct sb_prefix_set *set, u32 i, char *buf)
+{
+	struct sb_prefix p = { .addr.family = SB_AF_INET6 };
+
+	if (i < set->n4) {
+		p.addr.family = SB_AF_INET;
+		p.addr.v4 = set->e4[i].first;
+		p.len = set->e4[i].len;
+	} else {
+		p.addr.v6 = set->e6[i - set->n4].first;
+		p.len = set->e6[i - set->n4].len;
+	}
+	return sb_prefix_format(&p, buf);
+}
+
+/**
+ * sb_set_text - make set->text: one canonical prefix a line, sorted
+ *
+ * Made once per set, on demand, because a set is read back rarely and
+ * may hold millions of entries. The caller serialises calls on one set.
+ */
+int sb_set_text(struct sb_prefix_set *set)
+{
+	char line[SB_PREFIX_STRLEN];
+	size_t total = 0, off = 0;
+	u32 i, n = sb_set_count(set);
+	char *text;
+
+	if (set->text)
+		return 0;
+	for (i = 0; i < n; i++)
+		total += format_entry(set, i, line) + 1;
+	text = sb_alloc_array(total + 1, 1);
+	if (!text)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		off += format_entry(set, i, text + off);
+		text[off++] = '\n';
+	}
+	text[off] = '\0';
+	set->text = text;
+	set->text_len = off;
+	return 0;
+}
+
+/* Bytes of the lookup structures (the text cache is not one). */
+size_t sb_set_bytes(const struct sb_prefix_set *set)
+{
+	return sizeof(*set) + (size_t)set->n4 * sizeof(*set->e4) +
+	       (size_t)set->n6 * sizeof(*set->e6);
+}

@@ -160,7 +160,7 @@ static bool host_bits_clear(const struct sb_prefix *p)
 	return !(p->addr.v6.hi & m.hi) && !(p->addr.v6.lo & m.lo);
 }
 
-/**
+/*
  * sb_prefix_parse - parse "ADDR" or "ADDR/LEN", IPv4 or IPv6
  *
  * A bare address is a host prefix (/32 or /128). Returns 0 or -EINVAL.

@@ -132,7 +132,7 @@ bad:
 	return -EINVAL;
 }
 
-/**
+/*
  * sb_list_parse - parse a write to a list file
  *
  * Plain prefixes replace the list; "+P"/"-P" edit it; "flush" (first

@@ -185,7 +185,7 @@ void sb_set_free(struct sb_prefix_set *set)
 	sb_free(set);
 }
 
-/**
+/*
  * sb_set_build - a new set: @base (may be NULL: empty) changed by @edits
  *
  * The edits of one write are applied in the order of their @pos, so
@@ -286,7 +286,7 @@ static size_t format_entry(const struct sb_prefix_set *set, u32 i, char *buf)
 	return sb_prefix_format(&p, buf);
 }
 
-/**
+/*
  * sb_set_text - make set->text: one canonical prefix a line, sorted
  *
  * Made once per set, on demand, because a set is read back rarely and

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The live configuration: one immutable snapshot behind an RCU pointer.
+ * The packet path dereferences it once per packet and so always sees one
+ * consistent policy. Every change copies the snapshot, changes the copy,
+ * publishes it and frees the old one after a grace period, all under one
+ * mutex; parsing and allocation happen before anything is published.
+ */
+#ifndef SMTPBLOCK_CONFIG_H
+#define SMTPBLOCK_CONFIG_H
+
+#include <linux/rcupdate.h>
+#include "smtpblock/classify.h"
+
+enum sb_list {
+	SB_LIST_CAMPUS,
+	SB_LIST_RELAYS,
+};
+
+struct sb_config {
+	bool enabled;
+	enum sb_mode mode;
+	struct sb_ports ports;
+	struct sb_port_map port_map;
+	struct sb_prefix_set *campus;
+	struct sb_prefix_set *relays;
+};
+
+extern struct sb_config __rcu *sb_live_config;
+
+int sb_config_init(void);
+void sb_config_uninit(void);
+
+int sb_config_set_enabled(const char *buf, size_t len);
+int sb_config_set_mode(const char *buf, size_t len);
+int sb_config_set_ports(const char *buf, size_t len);
+int sb_config_write_list(enum sb_list which, const char *buf, size_t len);
+ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
+			    size_t count);
+
+#endif /* SMTPBLOCK_CONFIG_H */

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Module parameters, the live configuration snapshot and its changes. */
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include "smtpblock/config.h"
+
+static char *campus;
+module_param(campus, charp, 0);
+MODULE_PARM_DESC(campus, "Campus prefixes, IPv4/IPv6, comma or space separated (default: none, nothing is blocked)");
+
+static char *relays;
+module_param(relays, charp, 0);
+MODULE_PARM_DESC(relays, "Sanctioned mail relays and smarthosts, addresses or prefixes (default: none)");
+
+static char *ports = "25";
+module_param(ports, charp, 0);
+MODULE_PARM_DESC(ports, "Watched destination ports, at most 16 (default: 25)");
+
+static char *mode = "drop";
+module_param(mode, charp, 0);
+MODULE_PARM_DESC(mode, "Action on a blocked SYN: drop, reject (TCP RST) or monitor (count only) (default: drop)");
+
+static char *enabled = "1";
+module_param(enabled, charp, 0);
+MODULE_PARM_DESC(enabled, "1 to filter, 0 to accept everything and count nothing (default: 1)");
+
+struct sb_config __rcu *sb_live_config;
+
+/* Serialises every change and every reader that may sleep. */
+static DEFINE_MUTEX(sb_config_mutex);
+
+static const char *const list_names[] = {
+	[SB_LIST_CAMPUS] = "campus",
+	[SB_LIST_RELAYS] = "relays",
+};
+
+/*
+ * The one log line of a rejected write. Not rate-limited: the contract is
+ * one line per failed write, and only CAP_NET_ADMIN can cause them.
+ */
+static void log_parse_error(const char *what, int err,
+			    const struct sb_parse_err *perr)
+{
+	/* %*pE escapes what an operator wrote, so it cannot forge lines. */
+	if (err == -ENOMEM)
+		pr_warn("%s: out of memory\n", what);
+	else if (err == -ENOSPC)
+		pr_warn("%s: more than %u entries of one family\n", what,
+			SB_SET_MAX_ENTRIES);
+	else if (!perr->pos)
+		pr_warn("%s: empty write, nothing changed\n", what);
+	else if (err == -ENOENT)
+		pr_warn("%s: item %u '%*pE' is not in the list\n", what,
+			perr->pos, (int)perr->tok_len, perr->tok);
+	else
+		pr_warn("%s: invalid item %u '%*pE'\n", what, perr->pos,
+			(int)perr->tok_len, perr->tok);
+}
+
+static struct sb_config *live_config(void)
+{
+	return rcu_dereference_protected(sb_live_config,
+					 lockdep_is_held(&sb_config_mutex));
+}
+
+/* A private copy of the live snapshot to change; it shares the sets. */
+static struct sb_config *config_copy(void)
+{
+	return kmemdup(live_config(), sizeof(struct sb_config), GFP_KERNEL);
+}
+
+/*
+ * Makes @next live. Once no packet can still see the old snapshot, frees
+ * it and @retired, the one set that @next no longer shares with it.
+ */
+static void config_publish(struct sb_config *next,
+			   struct sb_prefix_set *retired)
+{
+	struct sb_config *prev;
+
+	prev = rcu_replace_pointer(sb_live_config, next,
+				   lockdep_is_held(&sb_config_mutex));
+	synchronize_rcu();
+	sb_set_free(retired);
+	kfree(prev);
+}
+
+int sb_config_set_enabled(const char *buf, size_t len)
+{
+	struct sb_parse_err perr;
+	struct sb_config *next;
+	bool on;
+	int err = sb_bool_parse(buf, len, &on, &perr);
+
+	if (err) {
+		log_parse_error("enabled", err, &perr);
+		return err;
+	}
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		next->enabled = on;
+		config_publish(next, NULL);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? 0 : -ENOMEM;
+}
+
+int sb_config_set_mode(const char *buf, size_t len)
+{
+	struct sb_parse_err perr;
+	struct sb_config *next;
+	enum sb_mode m;
+	int err = sb_mode_parse(buf, len, &m, &perr);
+
+	if (err) {
+		log_parse_error("mode", err, &perr);
+		return err;
+	}
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		next->mode = m;
+		config_publish(next, NULL);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? 0 : -ENOMEM;
+}
+
+int sb_config_set_ports(const char *buf, size_t len)
+{
+	struct sb_parse_err perr;
+	struct sb_config *next;
+	struct sb_ports p;
+	int err = sb_ports_parse(buf, len, &p, &perr);
+
+	if (err) {
+		log_parse_error("ports", err, &perr);
+		return err;
+	}
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		next->ports = p;
+		sb_port_map_fill(&next->port_map, &p);
+		config_publish(next, NULL);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? 0 : -ENOMEM;
+}
+
+static struct sb_prefix_set **list_slot(struct sb_config *cfg,
+					enum sb_list which)
+{
+	return which == SB_LIST_CAMPUS ? &cfg->campus : &cfg->relays;
+}
+
+/* Names the token at @pos of @buf for the log line of a failed edit. */
+static void find_token(const char *buf, size_t len, u32 pos,
+		       struct sb_parse_err *perr)
+{
+	struct sb_tokenizer t;
+	struct sb_token tok;
+
+	sb_tokenizer_init(&t, buf, len);
+	while (sb_token_next(&t, &tok, perr) > 0) {
+		if (tok.pos == pos) {
+			perr->pos = pos;
+			perr->tok = tok.s;
+			perr->tok_len = tok.len;
+			return;
+		}
+	}
+}
+
+/*
+ * sb_config_write_list - apply one write to the campus or relays list
+ *
+ * All of the write or nothing: parse, build the new set against the live
+ * one, then publish, with the mutex held from the build on so that two
+ * edits cannot both start from the same list and lose one.
+ */
+int sb_config_write_list(enum sb_list which, const char *buf, size_t len)
+{
+	struct sb_prefix_set *set, **slot;
+	struct sb_list_write w;
+	struct sb_parse_err perr;
+	struct sb_config *next;
+	u32 bad_pos = 0;
+	int err;
+
+	err = sb_list_parse(buf, len, &w, &perr);
+	if (err) {
+		log_parse_error(list_names[which], err, &perr);
+		return err;
+	}
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (!next) {
+		err = -ENOMEM;
+		goto out;
+	}
+	slot = list_slot(next, which);
+	err = sb_set_build(w.replace ? NULL : *slot, w.edits, w.n, &set,
+			   &bad_pos);
+	if (err) {
+		kfree(next);
+		memset(&perr, 0, sizeof(perr));
+		find_token(buf, len, bad_pos, &perr);
+		log_parse_error(list_names[which], err, &perr);
+		goto out;
+	}
+	swap(*slot, set);
+	config_publish(next, set);
+out:
+	mutex_unlock(&sb_config_mutex);
+	sb_list_write_free(&w);
+	return err;
+}
+
+/* Reads part of a list's text; the mutex keeps the set alive meanwhile. */
+ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
+			    size_t count)
+{
+	struct sb_prefix_set *set;
+	ssize_t ret = 0;
+	int err;
+
+	mutex_lock(&sb_config_mutex);
+	set = *list_slot(live_config(), which);
+	err = sb_set_text(set);
+	if (err) {
+		ret = err;
+	} else if (off < set->text_len) {
+		ret = min_t(size_t, count, set->text_len - off);
+		memcpy(buf, set->text + off, ret);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return ret;
+}
+
+static void log_param_error(const char *name, const char *value,
+			    const struct sb_parse_err *perr)
+{
+	if (perr->pos)
+		pr_err("invalid parameter %s='%s': item %u '%*pE'\n", name,
+		       value, perr->pos, (int)perr->tok_len, perr->tok);
+	else
+		pr_err("invalid parameter %s='%s'\n", name, value);
+}
+
+/* Parses the module parameters into the first snapshot; all or nothing. */
+static int config_from_params(struct sb_config *cfg)
+{
+	const char *list_text[] = { campus ?: "flush", relays ?: "flush" };
+	struct sb_parse_err perr = {};
+	struct sb_list_write w;
+	u32 bad_pos;
+	int i, err;
+
+	err = sb_bool_parse(enabled, strlen(enabled), &cfg->enabled, &perr);
+	if (err) {
+		log_param_error("enabled", enabled, &perr);
+		return err;
+	}
+	err = sb_mode_parse(mode, strlen(mode), &cfg->mode, &perr);
+	if (err) {
+		log_param_error("mode", mode, &perr);
+		return err;
+	}
+	err = sb_ports_parse(ports, strlen(ports), &cfg->ports, &perr);
+	if (err) {
+		log_param_error("ports", ports, &perr);
+		return err;
+	}
+	sb_port_map_fill(&cfg->port_map, &cfg->ports);
+
+	for (i = 0; i < 2; i++) {
+		err = sb_list_parse(list_text[i], strlen(list_text[i]), &w,
+				    &perr);
+		if (!err && !w.replace) {
+			perr.pos = 0;	/* "+p" edits mean nothing at load */
+			err = -EINVAL;
+		}
+		if (!err)
+			err = sb_set_build(NULL, w.edits, w.n,
+					   list_slot(cfg, i), &bad_pos);
+		sb_list_write_free(&w);
+		if (err == -EINVAL)
+			log_param_error(list_names[i], list_text[i], &perr);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int sb_config_init(void)
+{
+	struct sb_config *cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
+	int err;
+
+	if (!cfg)
+		return -ENOMEM;
+	err = config_from_params(cfg);
+	if (err) {
+		sb_set_free(cfg->campus);
+		sb_set_free(cfg->relays);
+		kfree(cfg);
+		return err;
+	}
+	rcu_assign_pointer(sb_live_config, cfg);
+	return 0;
+}
+
+/* After the hooks are gone: nothing can read the snapshot any more. */
+void sb_config_uninit(void)
+{
+	struct sb_config *cfg = rcu_dereference_protected(sb_live_config, 1);
+
+	RCU_INIT_POINTER(sb_live_config, NULL);
+	sb_set_free(cfg->campus);
+	sb_set_free(cfg->relays);
+	kfree(cfg);
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * smtpblock: drop new TCP connections to port 25 that leave a campus,
+ * except from and to its sanctioned mail relays.
+ *
+ * Init runs in a fixed order and unwinds in reverse; the hooks come last
+ * so that no packet arrives before everything it needs exists.
+ */
+#include <linux/module.h>
+#include "smtpblock/config.h"
+#include "smtpblock/hooks.h"
+#include "smtpblock/stats.h"
+#include "smtpblock/sysfs.h"
+
+static int __init smtpblock_init(void)
+{
+	int err;
+
+	err = sb_config_init();
+	if (err)
+		return err;
+	err = sb_stats_init();
+	if (err)
+		goto err_stats;
+	err = sb_sysfs_init();
+	if (err)
+		goto err_sysfs;
+	err = sb_hooks_init();
+	if (err)
+		goto err_hooks;
+	pr_info("loaded\n");
+	return 0;
+
+err_hooks:
+	sb_sysfs_uninit();
+err_sysfs:
+	sb_stats_uninit();
+err_stats:
+	sb_config_uninit();
+	return err;
+}
+
+static void __exit smtpblock_exit(void)
+{
+	sb_hooks_uninit();
+	sb_sysfs_uninit();
+	sb_stats_uninit();
+	sb_config_uninit();
+	pr_info("unloaded\n");
+}
+
+module_init(smtpblock_init);
+module_exit(smtpblock_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Block outbound SMTP (TCP port 25) from campus networks, except sanctioned relays");
+MODULE_AUTHOR("smtpblock developers");
+MODULE_VERSION("0.1.0");

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/smtpblock: the run-time interface. Every store checks
+ * CAP_NET_ADMIN in the initial user namespace itself: file modes alone
+ * would let root of a container (uid 0 mapped to uid 0) change the
+ * campus edge's policy.
+ */
+#include <linux/capability.h>
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
+#include "smtpblock/config.h"
+#include "smtpblock/stats.h"
+#include "smtpblock/sysfs.h"
+
+static struct kobject *sb_kobj;
+
+static bool may_configure(void)
+{
+	return capable(CAP_NET_ADMIN);
+}
+
+static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	bool on;
+
+	rcu_read_lock();
+	on = rcu_dereference(sb_live_config)->enabled;
+	rcu_read_unlock();
+	return sysfs_emit(buf, "%d\n", on);
+}
+
+static ssize_t mode_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	enum sb_mode m;
+
+	rcu_read_lock();
+	m = rcu_dereference(sb_live_config)->mode;
+	rcu_read_unlock();
+	return sysfs_emit(buf, "%s\n", sb_mode_name(m));
+}
+
+static ssize_t ports_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	struct sb_ports p;
+	int len = 0;
+	u16 i;
+
+	rcu_read_lock();
+	p = rcu_dereference(sb_live_config)->ports;
+	rcu_read_unlock();
+	for (i = 0; i < p.n; i++)
+		len += sysfs_emit_at(buf, len, "%s%u", i ? " " : "", p.port[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/* The stores: one shape, one setter each. */
+#define SB_STORE(name, setter)						\
+static ssize_t name##_store(struct kobject *kobj,			\
+			    struct kobj_attribute *attr,		\
+			    const char *buf, size_t count)		\
+{									\
+	int err;							\
+									\
+	if (!may_configure())						\
+		return -EPERM;						\
+	err = setter(buf, count);					\
+	return err ? err : count;					\
+}
+
+SB_STORE(enabled, sb_config_set_enabled)
+SB_STORE(mode, sb_config_set_mode)
+SB_STORE(ports, sb_config_set_ports)
+
+static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
+static struct kobj_attribute mode_attr = __ATTR_RW_MODE(mode, 0644);
+static struct kobj_attribute ports_attr = __ATTR_RW_MODE(ports, 0644);
+
+static struct attribute *sb_attrs[] = {
+	&enabled_attr.attr,
+	&mode_attr.attr,
+	&ports_attr.attr,
+	NULL
+};
+
+/*
+ * Lists are binary attributes because reading one must give all of it,
+ * beyond one page. Writes, though, must arrive whole: sysfs hands a long
+ * write() to us one page at a time, and a list must never be replaced in
+ * pieces, so a chunk that may have a successor is refused.
+ */
+static ssize_t list_read(struct file *file, struct kobject *kobj,
+			 struct bin_attribute *attr, char *buf, loff_t off,
+			 size_t count)
+{
+	return sb_config_read_list((uintptr_t)attr->private, buf, off, count);
+}
+
+static ssize_t list_write(struct file *file, struct kobject *kobj,
+			  struct bin_attribute *attr, char *buf, loff_t off,
+			  size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	if (off != 0 || count >= PAGE_SIZE)
+		return -E2BIG;
+	err = sb_config_write_list((uintptr_t)attr->private, buf, count);
+	return err ? err : count;
+}
+
+static struct bin_attribute campus_attr = {
+	.attr = { .name = "campus", .mode = 0644 },
+	.private = (void *)SB_LIST_CAMPUS,
+	.read = list_read,
+	.write = list_write,
+};
+
+static struct bin_attribute relays_attr = {
+	.attr = { .name = "relays", .mode = 0644 },
+	.private = (void *)SB_LIST_RELAYS,
+	.read = list_read,
+	.write = list_write,
+};
+
+static struct bin_attribute *sb_bin_attrs[] = {
+	&campus_attr,
+	&relays_attr,
+	NULL
+};
+
+static const struct attribute_group sb_group = {
+	.attrs = sb_attrs,
+	.bin_attrs = sb_bin_attrs,
+};
+
+/*
+ * stats/: one counter per file. Each file shows the sum of a range of
+ * stored counters: one for a leaf, several for syn_seen and blocked
+ * (the order of enum sb_stat makes each sum a range).
+ */
+struct sb_stat_attr {
+	struct kobj_attribute attr;
+	enum sb_stat first;
+	enum sb_stat last;
+};
+
+static ssize_t stat_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	const struct sb_stat_attr *sa =
+		container_of(attr, struct sb_stat_attr, attr);
+	u64 sum = 0;
+	int s;
+
+	for (s = sa->first; s <= sa->last; s++)
+		sum += sb_stats_read(s);
+	return sysfs_emit(buf, "%llu\n", sum);
+}
+
+#define SB_STAT_ATTR(name, from, to)					\
+	static struct sb_stat_attr stat_##name##_attr = {		\
+		.attr = __ATTR(name, 0444, stat_show, NULL),		\
+		.first = from,						\
+		.last = to,						\
+	}
+#define SB_LEAF_ATTR(name, stat) SB_STAT_ATTR(name, stat, stat)
+
+SB_STAT_ATTR(syn_seen, SB_STAT_ALLOWED_EXTERNAL, SB_STAT_MONITORED);
+SB_LEAF_ATTR(allowed_external, SB_STAT_ALLOWED_EXTERNAL);
+SB_LEAF_ATTR(allowed_internal, SB_STAT_ALLOWED_INTERNAL);
+SB_LEAF_ATTR(allowed_relay, SB_STAT_ALLOWED_RELAY);
+SB_STAT_ATTR(blocked, SB_STAT_DROPPED, SB_STAT_MONITORED);
+SB_LEAF_ATTR(dropped, SB_STAT_DROPPED);
+SB_LEAF_ATTR(rejected, SB_STAT_REJECTED);
+SB_LEAF_ATTR(monitored, SB_STAT_MONITORED);
+
+static struct attribute *sb_stat_attrs[] = {
+	&stat_syn_seen_attr.attr.attr,
+	&stat_allowed_external_attr.attr.attr,
+	&stat_allowed_internal_attr.attr.attr,
+	&stat_allowed_relay_attr.attr.attr,
+	&stat_blocked_attr.attr.attr,
+	&stat_dropped_attr.attr.attr,
+	&stat_rejected_attr.attr.attr,
+	&stat_monitored_attr.attr.attr,
+	NULL
+};
+
+static const struct attribute_group sb_stats_group = {
+	.name = "stats",
+	.attrs = sb_stat_attrs,
+};
+
+static const struct attribute_group *sb_groups[] = {
+	&sb_group,
+	&sb_stats_group,
+	NULL
+};
+
+int sb_sysfs_init(void)
+{
+	int err;
+
+	sb_kobj = kobject_create_and_add("smtpblock", kernel_kobj);
+	if (!sb_kobj)
+		return -ENOMEM;
+	err = sysfs_create_groups(sb_kobj, sb_groups);
+	if (err)
+		kobject_put(sb_kobj);
+	return err;
+}
+
+void sb_sysfs_uninit(void)
+{
+	sysfs_remove_groups(sb_kobj, sb_groups);
+	kobject_put(sb_kobj);
+}

@@ -86,64 +86,74 @@ static void config_publish(struct sb_config *next,
 	kfree(prev);
 }
 
-int sb_config_set_enabled(const char *buf, size_t len)
-{
-	struct sb_parse_err perr;
-	struct sb_config *next;
-	bool on;
-	int err = sb_bool_parse(buf, len, &on, &perr);
+/* A parsed value of one setting. */
+union sb_setting {
+	bool enabled;
+	enum sb_mode mode;
+	struct sb_ports ports;
+};
 
-	if (err) {
-		log_parse_error("enabled", err, &perr);
-		return err;
-	}
-	mutex_lock(&sb_config_mutex);
-	next = config_copy();
-	if (next) {
-		next->enabled = on;
-		config_publish(next, NULL);
-	}
-	mutex_unlock(&sb_config_mutex);
-	return next ? 0 : -ENOMEM;
+static int parse_enabled(const char *buf, size_t len, union sb_setting *v,
+			 struct sb_parse_err *perr)
+{
+	return sb_bool_parse(buf, len, &v->enabled, perr);
 }
 
-int sb_config_set_mode(const char *buf, size_t len)
+static void apply_enabled(struct sb_config *cfg, const union sb_setting *v)
 {
-	struct sb_parse_err perr;
-	struct sb_config *next;
-	enum sb_mode m;
-	int err = sb_mode_parse(buf, len, &m, &perr);
-
-	if (err) {
-		log_parse_error("mode", err, &perr);
-		return err;
-	}
-	mutex_lock(&sb_config_mutex);
-	next = config_copy();
-	if (next) {
-		next->mode = m;
-		config_publish(next, NULL);
-	}
-	mutex_unlock(&sb_config_mutex);
-	return next ? 0 : -ENOMEM;
+	cfg->enabled = v->enabled;
 }
 
-int sb_config_set_ports(const char *buf, size_t len)
+static int parse_mode(const char *buf, size_t len, union sb_setting *v,
+		      struct sb_parse_err *perr)
+{
+	return sb_mode_parse(buf, len, &v->mode, perr);
+}
+
+static void apply_mode(struct sb_config *cfg, const union sb_setting *v)
+{
+	cfg->mode = v->mode;
+}
+
+static int parse_ports(const char *buf, size_t len, union sb_setting *v,
+		       struct sb_parse_err *perr)
+{
+	return sb_ports_parse(buf, len, &v->ports, perr);
+}
+
+static void apply_ports(struct sb_config *cfg, const union sb_setting *v)
+{
+	cfg->ports = v->ports;
+	sb_port_map_fill(&cfg->port_map, &v->ports);
+}
+
+static const struct {
+	const char *name;
+	int (*parse)(const char *buf, size_t len, union sb_setting *v,
+		     struct sb_parse_err *perr);
+	void (*apply)(struct sb_config *cfg, const union sb_setting *v);
+} settings[] = {
+	[SB_SETTING_ENABLED] = { "enabled", parse_enabled, apply_enabled },
+	[SB_SETTING_MODE] = { "mode", parse_mode, apply_mode },
+	[SB_SETTING_PORTS] = { "ports", parse_ports, apply_ports },
+};
+
+/* Parses a write to a setting, then publishes a changed copy. */
+int sb_config_set(enum sb_setting_id id, const char *buf, size_t len)
 {
 	struct sb_parse_err perr;
 	struct sb_config *next;
-	struct sb_ports p;
-	int err = sb_ports_parse(buf, len, &p, &perr);
+	union sb_setting v;
+	int err = settings[id].parse(buf, len, &v, &perr);
 
 	if (err) {
-		log_parse_error("ports", err, &perr);
+		log_parse_error(settings[id].name, err, &perr);
 		return err;
 	}
 	mutex_lock(&sb_config_mutex);
 	next = config_copy();
 	if (next) {
-		next->ports = p;
-		sb_port_map_fill(&next->port_map, &p);
+		settings[id].apply(next, &v);
 		config_publish(next, NULL);
 	}
 	mutex_unlock(&sb_config_mutex);

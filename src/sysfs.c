@@ -56,8 +56,7 @@ static ssize_t ports_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return len + sysfs_emit_at(buf, len, "\n");
 }
 
-/* The stores: one shape, one setter each. */
-#define SB_STORE(name, setter)						\
+#define SB_STORE(name, id)						\
 static ssize_t name##_store(struct kobject *kobj,			\
 			    struct kobj_attribute *attr,		\
 			    const char *buf, size_t count)		\
@@ -66,13 +65,13 @@ static ssize_t name##_store(struct kobject *kobj,			\
 									\
 	if (!may_configure())						\
 		return -EPERM;						\
-	err = setter(buf, count);					\
+	err = sb_config_set(id, buf, count);				\
 	return err ? err : count;					\
 }
 
-SB_STORE(enabled, sb_config_set_enabled)
-SB_STORE(mode, sb_config_set_mode)
-SB_STORE(ports, sb_config_set_ports)
+SB_STORE(enabled, SB_SETTING_ENABLED)
+SB_STORE(mode, SB_SETTING_MODE)
+SB_STORE(ports, SB_SETTING_PORTS)
 
 static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
 static struct kobj_attribute mode_attr = __ATTR_RW_MODE(mode, 0644);

@@ -17,6 +17,12 @@ enum sb_list {
 	SB_LIST_RELAYS,
 };
 
+enum sb_setting_id {
+	SB_SETTING_ENABLED,
+	SB_SETTING_MODE,
+	SB_SETTING_PORTS,
+};
+
 struct sb_config {
 	bool enabled;
 	enum sb_mode mode;
@@ -31,9 +37,7 @@ extern struct sb_config __rcu *sb_live_config;
 int sb_config_init(void);
 void sb_config_uninit(void);
 
-int sb_config_set_enabled(const char *buf, size_t len);
-int sb_config_set_mode(const char *buf, size_t len);
-int sb_config_set_ports(const char *buf, size_t len);
+int sb_config_set(enum sb_setting_id id, const char *buf, size_t len);
 int sb_config_write_list(enum sb_list which, const char *buf, size_t len);
 ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
 			    size_t count);

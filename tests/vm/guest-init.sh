@@ -96,16 +96,21 @@ mount_modules() {
 	mnt -o bind "$KTREE/lib/modules/$kver" "/lib/modules/$kver"
 }
 
-# A host path under /tmp is hidden by our tmpfs: recreate it, bind the host's.
+# A host path under /tmp is hidden by our tmpfs: bind the host's directory
+# at its first level under /tmp (e.g. /tmp/clone for /tmp/clone/tests/out),
+# so that the --out dir and the cwd, often both inside one clone, work.
 bind_host_tmp_path() {
-	local p="$1"
-	[ -e "$p" ] && return 0
-	case $p in /tmp/*) ;; *) return 0 ;; esac
-	[ -d "/run/host$p" ] || return 0
-	mkdir -p "$p" && mnt -o bind "/run/host$p" "$p"
+	local p="$1" rest top
+	case $p in /tmp/?*) ;; *) return 0 ;; esac
+	rest=${p#/tmp/}
+	top=/tmp/${rest%%/*}
+	grep -q " $top " /proc/mounts && return 0
+	[ -d "/run/host$top" ] || return 0
+	mkdir -p "$top" && mnt -o bind "/run/host$top" "$top"
 }
 
 mount_out_share() {
+	bind_host_tmp_path "$OUT"
 	mkdir -p "$OUT" 2>/dev/null # only possible (and needed) under a tmpfs
 	mnt -t 9p -o "trans=virtio,version=9p2000.L,msize=$MSIZE,cache=none,rw" smtpout "$OUT"
 	local cwd

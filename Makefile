@@ -3,6 +3,7 @@
 
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
+PREFIX ?= /usr/local
 PWD := $(shell pwd)
 
 all: module
@@ -14,6 +15,7 @@ module:
 install: module
 	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=extra modules_install
 	depmod -a $(KVER)
+	install -D -m 0755 tools/smtpblock-csv $(DESTDIR)$(PREFIX)/bin/smtpblock-csv
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \

@@ -11,7 +11,9 @@
 #include <net/netfilter/ipv4/nf_reject.h>
 #include <net/netfilter/ipv6/nf_reject.h>
 #include "smtpblock/config.h"
+#include "smtpblock/offender.h"
 #include "smtpblock/hooks.h"
+#include "smtpblock/report.h"
 #include "smtpblock/stats.h"
 
 /*
@@ -52,6 +54,8 @@ static unsigned int sb_verdict(enum sb_pkt_kind kind, const struct sb_pkt *pkt,
 		sb_stats_inc(class_stat[class]);
 		goto out;
 	}
+	sb_report_blocked(pkt, state->hook == NF_INET_FORWARD ?
+			  SB_HOOK_FORWARD : SB_HOOK_OUTPUT, cfg->mode);
 	switch (cfg->mode) {
 	case SB_MODE_DROP:
 		sb_stats_inc(SB_STAT_DROPPED);

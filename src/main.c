@@ -9,19 +9,31 @@
 #include <linux/module.h>
 #include "smtpblock/config.h"
 #include "smtpblock/hooks.h"
+#include "smtpblock/offenders.h"
+#include "smtpblock/report.h"
 #include "smtpblock/stats.h"
 #include "smtpblock/sysfs.h"
+#include "smtpblock/tunables.h"
 
 static int __init smtpblock_init(void)
 {
 	int err;
 
+	err = sb_tunables_init();
+	if (err)
+		return err;
 	err = sb_config_init();
 	if (err)
 		return err;
 	err = sb_stats_init();
 	if (err)
 		goto err_stats;
+	err = sb_offenders_init();
+	if (err)
+		goto err_offenders;
+	err = sb_report_init();
+	if (err)
+		goto err_report;
 	err = sb_sysfs_init();
 	if (err)
 		goto err_sysfs;
@@ -34,6 +46,10 @@ static int __init smtpblock_init(void)
 err_hooks:
 	sb_sysfs_uninit();
 err_sysfs:
+	sb_report_uninit();
+err_report:
+	sb_offenders_uninit();
+err_offenders:
 	sb_stats_uninit();
 err_stats:
 	sb_config_uninit();
@@ -44,6 +60,8 @@ static void __exit smtpblock_exit(void)
 {
 	sb_hooks_uninit();
 	sb_sysfs_uninit();
+	sb_report_uninit();
+	sb_offenders_uninit();
 	sb_stats_uninit();
 	sb_config_uninit();
 	pr_info("unloaded\n");

@@ -293,6 +293,43 @@ int sb_bool_parse(const char *buf, size_t len, bool *val,
 	return ret;
 }
 
+/* Exactly one plain decimal item in [@min, @max]. */
+int sb_u32_parse(const char *buf, size_t len, u32 min, u32 max, u32 *val,
+		 struct sb_parse_err *err)
+{
+	struct sb_tokenizer t;
+	struct sb_token tok, extra;
+	u64 v = 0;
+	u32 i;
+	int ret;
+
+	sb_tokenizer_init(&t, buf, len);
+	ret = sb_token_next(&t, &tok, err);
+	if (ret <= 0) {
+		if (!ret)
+			set_err(err, 0, "", 0);
+		return -EINVAL;
+	}
+	ret = sb_token_next(&t, &extra, err);
+	if (ret) {
+		if (ret > 0)
+			set_err(err, extra.pos, extra.s, extra.len);
+		return -EINVAL;
+	}
+	set_err(err, tok.pos, tok.s, tok.len);
+	if (tok.len > 10 || (tok.len > 1 && tok.s[0] == '0'))
+		return -EINVAL;
+	for (i = 0; i < tok.len; i++) {
+		if (tok.s[i] < '0' || tok.s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (u32)(tok.s[i] - '0');
+	}
+	if (v < min || v > max)
+		return -EINVAL;
+	*val = (u32)v;
+	return 0;
+}
+
 const char *sb_mode_name(enum sb_mode mode)
 {
 	return mode_names[mode];

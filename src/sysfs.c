@@ -9,8 +9,11 @@
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include "smtpblock/config.h"
+#include "smtpblock/offenders.h"
+#include "smtpblock/report.h"
 #include "smtpblock/stats.h"
 #include "smtpblock/sysfs.h"
+#include "smtpblock/tunables.h"
 
 static struct kobject *sb_kobj;
 
@@ -77,10 +80,99 @@ static struct kobj_attribute enabled_attr = __ATTR_RW_MODE(enabled, 0644);
 static struct kobj_attribute mode_attr = __ATTR_RW_MODE(mode, 0644);
 static struct kobj_attribute ports_attr = __ATTR_RW_MODE(ports, 0644);
 
+/* The numeric settings of the offender table and the reports. */
+struct sb_tunable_attr {
+	struct kobj_attribute attr;
+	enum sb_tunable id;
+};
+
+static ssize_t tunable_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	const struct sb_tunable_attr *ta =
+		container_of(attr, struct sb_tunable_attr, attr);
+
+	return sysfs_emit(buf, "%u\n", sb_tunable(ta->id));
+}
+
+static ssize_t tunable_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t count)
+{
+	const struct sb_tunable_attr *ta =
+		container_of(attr, struct sb_tunable_attr, attr);
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = sb_tunable_set(ta->id, buf, count);
+	return err ? err : count;
+}
+
+#define SB_TUNABLE_ATTR(name, tid)					\
+	static struct sb_tunable_attr name##_attr = {			\
+		.attr = __ATTR(name, 0644, tunable_show, tunable_store), \
+		.id = tid,						\
+	}
+
+SB_TUNABLE_ATTR(offenders_max, SB_OFFENDERS_MAX);
+SB_TUNABLE_ATTR(offender_ttl, SB_OFFENDER_TTL);
+SB_TUNABLE_ATTR(report_interval, SB_REPORT_INTERVAL);
+SB_TUNABLE_ATTR(report_max, SB_REPORT_MAX);
+SB_TUNABLE_ATTR(log_burst, SB_LOG_BURST);
+SB_TUNABLE_ATTR(log_interval, SB_LOG_INTERVAL);
+
+/* Actions: write "1" to do it; anything else is an error. */
+static int parse_trigger(const char *name, const char *buf, size_t count)
+{
+	struct sb_parse_err perr;
+	bool on;
+
+	if (sb_bool_parse(buf, count, &on, &perr) || !on) {
+		pr_warn("%s: write 1 to trigger it\n", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static ssize_t report_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = parse_trigger("report", buf, count) ?: sb_report_now();
+	return err ? err : count;
+}
+
+static ssize_t offenders_reset_store(struct kobject *kobj,
+				     struct kobj_attribute *attr,
+				     const char *buf, size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = parse_trigger("offenders_reset", buf, count) ?:
+	      sb_offenders_reset();
+	return err ? err : count;
+}
+
+static struct kobj_attribute report_attr = __ATTR_WO(report);
+static struct kobj_attribute offenders_reset_attr = __ATTR_WO(offenders_reset);
+
 static struct attribute *sb_attrs[] = {
 	&enabled_attr.attr,
 	&mode_attr.attr,
 	&ports_attr.attr,
+	&offenders_max_attr.attr.attr,
+	&offender_ttl_attr.attr.attr,
+	&report_interval_attr.attr.attr,
+	&report_max_attr.attr.attr,
+	&log_burst_attr.attr.attr,
+	&log_interval_attr.attr.attr,
+	&report_attr.attr,
+	&offenders_reset_attr.attr,
 	NULL
 };
 
@@ -125,9 +217,23 @@ static struct bin_attribute relays_attr = {
 	.write = list_write,
 };
 
+/* Personal data of users: readable by root only. */
+static ssize_t offenders_read(struct file *file, struct kobject *kobj,
+			      struct bin_attribute *attr, char *buf, loff_t off,
+			      size_t count)
+{
+	return sb_offenders_read(file, buf, off, count);
+}
+
+static struct bin_attribute offenders_attr = {
+	.attr = { .name = "offenders", .mode = 0400 },
+	.read = offenders_read,
+};
+
 static struct bin_attribute *sb_bin_attrs[] = {
 	&campus_attr,
 	&relays_attr,
+	&offenders_attr,
 	NULL
 };
 
@@ -176,6 +282,8 @@ SB_STAT_ATTR(blocked, SB_STAT_DROPPED, SB_STAT_MONITORED);
 SB_LEAF_ATTR(dropped, SB_STAT_DROPPED);
 SB_LEAF_ATTR(rejected, SB_STAT_REJECTED);
 SB_LEAF_ATTR(monitored, SB_STAT_MONITORED);
+SB_LEAF_ATTR(offenders_evicted, SB_STAT_OFFENDERS_EVICTED);
+SB_LEAF_ATTR(log_suppressed, SB_STAT_LOG_SUPPRESSED);
 
 static struct attribute *sb_stat_attrs[] = {
 	&stat_syn_seen_attr.attr.attr,
@@ -186,6 +294,8 @@ static struct attribute *sb_stat_attrs[] = {
 	&stat_dropped_attr.attr.attr,
 	&stat_rejected_attr.attr.attr,
 	&stat_monitored_attr.attr.attr,
+	&stat_offenders_evicted_attr.attr.attr,
+	&stat_log_suppressed_attr.attr.attr,
 	NULL
 };
 

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# The test topology and small helpers, shared by tests/smtpblock.sh (the
-# VM suite) and tests/demo.sh. See the picture at the top of smtpblock.sh.
-# Callers set KO (the module to load) before calling load.
+# The test topology, helpers and the KTAP runner, shared by the VM suites
+# (tests/smtpblock.sh, tests/reports.sh) and tests/demo.sh. See the picture
+# at the top of smtpblock.sh. Callers set KO (the module to load).
 
 TOOLS=$HERE/tools
+KSFT_SKIP=4
 SYS=/sys/kernel/smtpblock
 RND=$(mktemp -u XXXXXX)
 TMP=$(mktemp -d)
@@ -14,6 +15,9 @@ CL4=10.0.1.2 CL6=2001:db8:c:1::2
 RL4=10.0.2.25 RL6=2001:db8:c:2::25
 MX4=198.51.100.25 MX6=2001:db8:e:1::25
 SH4=203.0.113.25 SH6=2001:db8:e:2::25
+# Under 1 s, the first SYN retransmission: a blocked probe sends one SYN.
+BLOCKED_MS=700
+OPEN_MS=5000
 STATS="syn_seen allowed_external allowed_internal allowed_relay blocked dropped rejected monitored"
 
 ns() { echo "$1-$RND"; }
@@ -87,6 +91,8 @@ listen() {
 setup() {
 	sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 &&
 	sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 &&
+	# Tests send from many (spoofed) campus sources through r_cl.
+	sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 &&
 	link cl 10.0.1 2001:db8:c:1 2 &&
 	link rl 10.0.2 2001:db8:c:2 25 &&
 	link mx 198.51.100 2001:db8:e:1 25 &&
@@ -107,4 +113,104 @@ cleanup() {
 		ip link del "r_$h" 2>/dev/null
 	done
 	rm -rf "$TMP"
+}
+
+# ---------------------------------------------------------------- harness
+
+fail=0
+# Records a failed expectation; the test goes on so that all show.
+fail() { echo "# FAIL: $*"; fail=1; }
+assert() { "$@" || fail "$*"; }
+assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
+
+# expect_probe RESULT HOST [-b SRC] ADDR PORT
+expect_probe() {
+	local want=$1 got t=$OPEN_MS
+	shift
+	[ "$want" = timeout ] && t=$BLOCKED_MS
+	got=$(probe "$t" "$@")
+	[ "$got" = "$want" ] || fail "$* -> $got, want $want"
+}
+
+# Snapshot of all counters, to compare deltas.
+declare -A before
+snap() { local s; for s in $STATS; do before[$s]=$(counter "$s"); done; }
+# expect_delta NAME N: counter NAME grew by exactly N since snap.
+expect_delta() {
+	local d=$(($(counter "$1") - before[$1]))
+	[ "$d" -eq "$2" ] || fail "stats/$1 grew by $d, want $2"
+}
+# The documented identities between the counters.
+counters_add_up() {
+	local seen=$(counter syn_seen) blocked=$(counter blocked)
+	assert_eq "$seen" "$(($(counter allowed_external) + $(counter allowed_internal) + \
+		$(counter allowed_relay) + blocked))" "syn_seen = sum of classes"
+	assert_eq "$blocked" "$(($(counter dropped) + $(counter rejected) + \
+		$(counter monitored)))" "blocked = dropped + rejected + monitored"
+}
+
+# write_errno FILE VALUE: one write(); prints OK or the errno's name.
+write_errno() {
+	local out
+	out=$(printf '%s' "$2" 2>&1 > "$SYS/$1")
+	case "$out" in
+	"") echo OK ;;
+	*"Invalid argument"*) echo EINVAL ;;
+	*"No such file"*) echo ENOENT ;;
+	*"Argument list too long"*) echo E2BIG ;;
+	*"Operation not permitted"*) echo EPERM ;;
+	*) echo "$out" ;;
+	esac
+}
+expect_write() {
+	local got
+	got=$(write_errno "$2" "$3")
+	[ "$got" = "$1" ] || fail "write '$3' to $2 -> $got, want $1"
+}
+
+# The last kernel log line of ours.
+last_log() { dmesg | grep 'smtpblock: ' | tail -n 1 | sed 's/^\[[^]]*\] //'; }
+
+lsmod_without_smtpblock() { ! grep -q '^smtpblock ' /proc/modules; }
+
+# run_suite TEST...: KTAP for test_TEST functions; exit 0, 1 or 4 (SKIP).
+run_suite() {
+	local t n=0 failed=0 tool f
+	echo "TAP version 13"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "1..0 # SKIP needs root"
+		exit $KSFT_SKIP
+	fi
+	for tool in ip modprobe insmod rmmod modinfo unshare setpriv dmesg; do
+		if ! command -v $tool >/dev/null; then
+			echo "1..0 # SKIP $tool not found"
+			exit $KSFT_SKIP
+		fi
+	done
+	for f in "$KO" "$TOOLS/tcpprobe" "$TOOLS/pktcraft"; do
+		if [ ! -e "$f" ]; then
+			echo "1..0 # SKIP $f not built"
+			exit $KSFT_SKIP
+		fi
+	done
+	trap cleanup EXIT
+	echo "1..$#"
+	unload
+	if ! setup; then
+		echo "Bail out! topology setup failed"
+		exit 1
+	fi
+	for t in "$@"; do
+		n=$((n + 1))
+		fail=0
+		"test_$t"
+		lsmod_without_smtpblock || unload
+		if [ $fail -eq 0 ]; then
+			echo "ok $n $t"
+		else
+			echo "not ok $n $t"
+			failed=$((failed + 1))
+		fi
+	done
+	[ $failed -eq 0 ]
 }

@@ -25,72 +25,14 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 KO=$HERE/../smtpblock.ko
-KSFT_SKIP=4
 
 if [ "${1:-}" = "-k" ]; then
 	KO=$2
 	shift 2
 fi
 
-# Under 1 s, the first SYN retransmission: a blocked probe sends one SYN.
-BLOCKED_MS=700
-OPEN_MS=5000
 
 . "$HERE/lib.sh"
-
-fail=0
-# Records a failed expectation; the test goes on so that all show.
-fail() { echo "# FAIL: $*"; fail=1; }
-assert() { "$@" || fail "$*"; }
-assert_eq() { [ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"; }
-
-# expect_probe RESULT HOST [-b SRC] ADDR PORT
-expect_probe() {
-	local want=$1 got t=$OPEN_MS
-	shift
-	[ "$want" = timeout ] && t=$BLOCKED_MS
-	got=$(probe "$t" "$@")
-	[ "$got" = "$want" ] || fail "$* -> $got, want $want"
-}
-
-# Snapshot of all counters, to compare deltas.
-declare -A before
-snap() { local s; for s in $STATS; do before[$s]=$(counter "$s"); done; }
-# expect_delta NAME N: counter NAME grew by exactly N since snap.
-expect_delta() {
-	local d=$(($(counter "$1") - before[$1]))
-	[ "$d" -eq "$2" ] || fail "stats/$1 grew by $d, want $2"
-}
-# The documented identities between the counters.
-counters_add_up() {
-	local seen=$(counter syn_seen) blocked=$(counter blocked)
-	assert_eq "$seen" "$(($(counter allowed_external) + $(counter allowed_internal) + \
-		$(counter allowed_relay) + blocked))" "syn_seen = sum of classes"
-	assert_eq "$blocked" "$(($(counter dropped) + $(counter rejected) + \
-		$(counter monitored)))" "blocked = dropped + rejected + monitored"
-}
-
-# write_errno FILE VALUE: one write(); prints OK or the errno's name.
-write_errno() {
-	local out
-	out=$(printf '%s' "$2" 2>&1 > "$SYS/$1")
-	case "$out" in
-	"") echo OK ;;
-	*"Invalid argument"*) echo EINVAL ;;
-	*"No such file"*) echo ENOENT ;;
-	*"Argument list too long"*) echo E2BIG ;;
-	*"Operation not permitted"*) echo EPERM ;;
-	*) echo "$out" ;;
-	esac
-}
-expect_write() {
-	local got
-	got=$(write_errno "$2" "$3")
-	[ "$got" = "$1" ] || fail "write '$3' to $2 -> $got, want $1"
-}
-
-# The last kernel log line of ours.
-last_log() { dmesg | grep 'smtpblock: ' | tail -n 1 | sed 's/^\[[^]]*\] //'; }
 
 # ---------------------------------------------------------------- tests
 
@@ -487,7 +429,6 @@ test_unload_while_traffic() {
 	unload
 	assert lsmod_without_smtpblock
 }
-lsmod_without_smtpblock() { ! grep -q '^smtpblock ' /proc/modules; }
 
 # ---------------------------------------------------------------- main
 
@@ -495,45 +436,4 @@ ALL_TESTS="load_parameters bad_parameters modinfo sysfs_modes ipv4_forward_drop
 ipv6_forward_drop output_hook reject_mode monitor_mode runtime_switches
 list_writes list_changes_apply large_lists cap_net_admin crafted_ipv4
 crafted_ipv6 unload_while_traffic"
-TESTS=${*:-$ALL_TESTS}
-
-echo "TAP version 13"
-if [ "$(id -u)" -ne 0 ]; then
-	echo "1..0 # SKIP needs root"
-	exit $KSFT_SKIP
-fi
-for tool in ip modprobe insmod rmmod modinfo unshare setpriv dmesg; do
-	if ! command -v $tool >/dev/null; then
-		echo "1..0 # SKIP $tool not found"
-		exit $KSFT_SKIP
-	fi
-done
-for f in "$KO" "$TOOLS/tcpprobe" "$TOOLS/pktcraft"; do
-	if [ ! -e "$f" ]; then
-		echo "1..0 # SKIP $f not built"
-		exit $KSFT_SKIP
-	fi
-done
-
-trap cleanup EXIT
-set -- $TESTS
-echo "1..$#"
-unload
-if ! setup; then
-	echo "Bail out! topology setup failed"
-	exit 1
-fi
-n=0 failed=0
-for t in $TESTS; do
-	n=$((n + 1))
-	fail=0
-	"test_$t"
-	lsmod_without_smtpblock || { unload; }
-	if [ $fail -eq 0 ]; then
-		echo "ok $n $t"
-	else
-		echo "not ok $n $t"
-		failed=$((failed + 1))
-	fi
-done
-[ $failed -eq 0 ]
+run_suite ${*:-$ALL_TESTS}

@@ -11,6 +11,7 @@
 #ifdef __KERNEL__
 
 #include <linux/types.h>
+#include <linux/kernel.h>
 #include <linux/errno.h>
 #include <linux/string.h>
 #include <linux/slab.h>
@@ -49,6 +50,7 @@ static inline const void *sb_pkt_read(const struct sb_pkt_src *src, u32 off,
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@ typedef uint32_t u32;
 typedef uint64_t u64;
 typedef int8_t s8;
 typedef int32_t s32;
+typedef int64_t s64;
 
 #define sb_zalloc(size)		calloc(1, size)
 #define sb_free(p)		free(p)

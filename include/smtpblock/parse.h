@@ -62,6 +62,8 @@ int sb_mode_parse(const char *buf, size_t len, enum sb_mode *mode,
 		  struct sb_parse_err *err);
 int sb_bool_parse(const char *buf, size_t len, bool *val,
 		  struct sb_parse_err *err);
+int sb_u32_parse(const char *buf, size_t len, u32 min, u32 max, u32 *val,
+		 struct sb_parse_err *err);
 const char *sb_mode_name(enum sb_mode mode);
 
 #endif /* SMTPBLOCK_PARSE_H */

@@ -17,6 +17,9 @@ enum sb_stat {
 	SB_STAT_DROPPED,
 	SB_STAT_REJECTED,
 	SB_STAT_MONITORED,
+	/* Not watched SYNs: the offender table and the kernel log. */
+	SB_STAT_OFFENDERS_EVICTED,
+	SB_STAT_LOG_SUPPRESSED,
 	SB_STAT_COUNT
 };
 

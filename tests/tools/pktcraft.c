@@ -74,6 +74,7 @@ static _Noreturn void usage(void)
 	fprintf(stderr,
 "usage: pktcraft send [-4|-6] --dst ADDR [--src ADDR] [--sport N] [--dport N]\n"
 "           [--flags LIST] [--mark M] [--count N] [--ip-options N]\n"
+"           [--vary-src N] [--vary-net N] [--vary-dst N]\n"
 "           [--ext LIST] [--ext-repeat N] [--frag-offset N]\n"
 "           [--more-fragments] [--frag-id N] [--frag-len L] [--tcp-bytes K]\n"
 "           [--payload N]\n"
@@ -88,6 +89,9 @@ static _Noreturn void usage(void)
 "  --mark         IPv4 ID (1..0xffff) / IPv6 flow label (0..0xfffff),\n"
 "                 default 0x%x\n"
 "  --ip-options   IPv4: N bytes of options (4..40, multiple of 4)\n"
+"  --vary-src N   packet i: source's low 32 bits + i %% N (IPv6: same /64)\n"
+"  --vary-net N   IPv6: packet i's source in the /64 numbered + i %% N\n"
+"  --vary-dst N   packet i: destination's low 32 bits + i %% N\n"
 "  --ext          IPv6: comma list of hbh,dst,rt,ah,frag, emitted in order\n"
 "  --ext-repeat   IPv6: emit every 'dst' of --ext N times\n"
 "  --frag-offset  offset in 8-byte units into the fragmentable part: for\n"
@@ -237,6 +241,9 @@ struct craft {
 	uint8_t tcp_flags;
 	uint32_t mark;
 	unsigned long count;
+	unsigned long vary_src;		/* sources: low 32 bits + i % N */
+	unsigned long vary_net;		/* IPv6 /64s: bits 32..63 + i % N */
+	unsigned long vary_dst;		/* destinations: low 32 bits + i % N */
 	unsigned int ip_opts;		/* IPv4 option bytes */
 	const char *ext_list;		/* IPv6, parsed after all options */
 	unsigned int ext_repeat;
@@ -551,6 +558,7 @@ static void parse_send_opts(struct craft *c, int argc, char **argv)
 {
 	enum {
 		O_SRC = 256, O_DST, O_SPORT, O_DPORT, O_FLAGS, O_MARK, O_COUNT,
+		O_VARY_SRC, O_VARY_NET, O_VARY_DST,
 		O_IPOPT, O_EXT, O_EXTREP, O_FOFF, O_MF, O_FID, O_FLEN, O_TCPB,
 		O_PAYL,
 	};
@@ -562,6 +570,9 @@ static void parse_send_opts(struct craft *c, int argc, char **argv)
 		{ "flags",		required_argument, NULL, O_FLAGS },
 		{ "mark",		required_argument, NULL, O_MARK },
 		{ "count",		required_argument, NULL, O_COUNT },
+		{ "vary-src",		required_argument, NULL, O_VARY_SRC },
+		{ "vary-net",		required_argument, NULL, O_VARY_NET },
+		{ "vary-dst",		required_argument, NULL, O_VARY_DST },
 		{ "ip-options",		required_argument, NULL, O_IPOPT },
 		{ "ext",		required_argument, NULL, O_EXT },
 		{ "ext-repeat",		required_argument, NULL, O_EXTREP },
@@ -606,6 +617,15 @@ static void parse_send_opts(struct craft *c, int argc, char **argv)
 			break;
 		case O_COUNT:
 			c->count = parse_num(optarg, 1, 1000000);
+			break;
+		case O_VARY_SRC:
+			c->vary_src = parse_num(optarg, 1, 0xffffffff);
+			break;
+		case O_VARY_NET:
+			c->vary_net = parse_num(optarg, 1, 0xffffffff);
+			break;
+		case O_VARY_DST:
+			c->vary_dst = parse_num(optarg, 1, 0xffffffff);
 			break;
 		case O_IPOPT:
 			c->ip_opts = parse_num(optarg, 4, 40);
@@ -677,6 +697,36 @@ static void check_send_opts(struct craft *c)
 	}
 }
 
+/* Adds @delta to the big-endian 32 bits at byte @at of an address. */
+static void add_be32(struct sockaddr_storage *ss, unsigned int at,
+		     uint32_t delta)
+{
+	uint8_t *p = (uint8_t *)addr_bytes(ss) + at;
+	uint32_t v = (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+
+	v += delta;
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+/* Packet @i's addresses: @base's, shifted by the --vary-* options. */
+static void vary_addresses(struct craft *c, const struct craft *base,
+			   unsigned long i)
+{
+	unsigned int low = c->family == AF_INET ? 0 : 12;
+
+	c->src = base->src;
+	c->dst = base->dst;
+	if (c->vary_src)
+		add_be32(&c->src, low, i % c->vary_src);
+	if (c->vary_net && c->family == AF_INET6)
+		add_be32(&c->src, 4, i % c->vary_net);
+	if (c->vary_dst)
+		add_be32(&c->dst, low, i % c->vary_dst);
+}
+
 static int cmd_send(int argc, char **argv)
 {
 	static struct craft c = {
@@ -692,7 +742,8 @@ static int cmd_send(int argc, char **argv)
 	/* None of these exceeds 65535 bytes (checked while building). */
 	static uint8_t seg[MAX_IP_LEN], frag[MAX_IP_LEN], data[MAX_IP_LEN];
 	static uint8_t pkt[IPV6_HDR_LEN + MAX_IP_LEN];
-	size_t len, plen;
+	struct craft base;
+	size_t len, plen = 0;
 	unsigned long i;
 	int fd;
 
@@ -701,22 +752,27 @@ static int cmd_send(int argc, char **argv)
 	if (!c.have_src)
 		pick_source(&c);
 
-	len = build_segment(&c, seg);
-	len = build_fragmentable(&c, seg, len, frag);
-	len = carried_bytes(&c, frag, len, data);
-	if (c.family == AF_INET)
-		plen = build_ipv4(&c, data, len, pkt);
-	else
-		plen = build_ipv6(&c, data, len, pkt);
-
 	/* IPPROTO_RAW implies header inclusion for both families. */
 	fd = socket(c.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (fd < 0)
 		die("raw socket");
-	for (i = 0; i < c.count; i++)
+	base = c;
+	for (i = 0; i < c.count; i++) {
+		/* Rebuilt only when an address changes: checksums cover them. */
+		if (i == 0 || c.vary_src || c.vary_net || c.vary_dst) {
+			vary_addresses(&c, &base, i);
+			len = build_segment(&c, seg);
+			len = build_fragmentable(&c, seg, len, frag);
+			len = carried_bytes(&c, frag, len, data);
+			if (c.family == AF_INET)
+				plen = build_ipv4(&c, data, len, pkt);
+			else
+				plen = build_ipv6(&c, data, len, pkt);
+		}
 		if (sendto(fd, pkt, plen, 0, (struct sockaddr *)&c.dst,
 			   c.dst_len) < 0)
 			die("sendto");
+	}
 	close(fd);
 	return 0;
 }

@@ -145,5 +145,29 @@ static void modes_and_switches(void)
 	CHECK(sb_bool_parse("", 0, &b, &err) == -EINVAL);
 }
 
-UNIT_MAIN("parse", T(items), T(list_writes), T(port_sets),
+static void numbers(void)
+{
+	struct sb_parse_err err;
+	u32 v = 0;
+
+	CHECK(sb_u32_parse("3600\n", 5, 0, 604800, &v, &err) == 0 && v == 3600);
+	CHECK(sb_u32_parse("0", 1, 0, 10, &v, &err) == 0 && v == 0);
+	CHECK(sb_u32_parse("10", 2, 0, 10, &v, &err) == 0 && v == 10);
+	CHECK(sb_u32_parse("11", 2, 0, 10, &v, &err) == -EINVAL && v == 10);
+	CHECK(err.pos == 1 && err.tok_len == 2);
+	CHECK(sb_u32_parse("0", 1, 1, 10, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("4294967295", 10, 0, 0xffffffff, &v, &err) == 0);
+	CHECK(v == 0xffffffff);
+	CHECK(sb_u32_parse("4294967296", 10, 0, 0xffffffff, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("99999999999", 11, 0, 0xffffffff, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("", 0, 0, 10, &v, &err) == -EINVAL && err.pos == 0);
+	CHECK(sb_u32_parse("01", 2, 0, 10, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("-1", 2, 0, 10, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("+1", 2, 0, 10, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("1 2", 3, 0, 10, &v, &err) == -EINVAL && err.pos == 2);
+	CHECK(sb_u32_parse("1x", 2, 0, 10, &v, &err) == -EINVAL);
+	CHECK(sb_u32_parse("0x10", 4, 0, 100, &v, &err) == -EINVAL);
+}
+
+UNIT_MAIN("parse", T(numbers), T(items), T(list_writes), T(port_sets),
 	  T(modes_and_switches))

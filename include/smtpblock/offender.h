@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Offenders: one entry per source of blocked SYNs (an IPv4 address, or an
+ * IPv6 /64, since privacy addresses rotate inside a /64).
+ *
+ * The table is set-associative: a source hashes to one set of at most
+ * SB_OFFENDER_WAYS entries, and a full set gives up the entry seen least
+ * recently. Sets are locked one at a time by the module, so a flood of
+ * sources never serialises on one lock. This file holds the logic of one
+ * set and of one entry; locking and memory are the module's.
+ */
+#ifndef SMTPBLOCK_OFFENDER_H
+#define SMTPBLOCK_OFFENDER_H
+
+#include "smtpblock/addr.h"
+
+#define SB_OFFENDER_WAYS 8
+/* Distinct destinations counted exactly before the estimate takes over. */
+#define SB_EXACT_DSTS 8
+/* Bits of the linear-counting bitmap behind the estimate. */
+#define SB_DST_BITS 256
+/* "2001:db8:1:2::/64" or "255.255.255.255", and a NUL. */
+#define SB_SRC_STRLEN SB_PREFIX_STRLEN
+/* "2026-11-28T01:02:03Z" and a NUL. */
+#define SB_UTC_STRLEN 21
+
+enum sb_hook_id {
+	SB_HOOK_FORWARD,
+	SB_HOOK_OUTPUT,
+};
+
+/* What identifies an offender: family and 64 bits (address or /64). */
+struct sb_okey {
+	u64 bits;
+	u8 family;
+};
+
+struct sb_offender {
+	struct sb_okey key;	/* family 0: a free slot */
+	u8 hook;		/* enum sb_hook_id of the last block */
+	u8 action;		/* enum sb_mode of the last block */
+	u8 nexact;		/* SB_EXACT_DSTS + 1: overflowed to the estimate */
+	u16 dport;		/* of the last block */
+	u32 period;		/* the report period of the last block */
+	u64 syns;
+	s64 first;		/* UTC seconds */
+	s64 last;
+	struct sb_addr last_dst;
+	u32 exact[SB_EXACT_DSTS];
+	u64 dst_bits[SB_DST_BITS / 64];
+};
+
+enum sb_claim {
+	SB_CLAIM_FOUND,		/* the source's live entry */
+	SB_CLAIM_NEW,		/* a free or expired slot, now the source's */
+	SB_CLAIM_EVICTED,	/* the least recently seen entry, replaced */
+};
+
+void sb_okey_from_src(const struct sb_addr *src, struct sb_okey *key);
+u32 sb_okey_hash(const struct sb_okey *key, u64 seed);
+
+/* The set of @nsets that a key's hash falls into. */
+static inline u32 sb_oset_index(u32 hash, u32 nsets)
+{
+	return (u32)(((u64)hash * nsets) >> 32);
+}
+
+static inline bool sb_offender_live(const struct sb_offender *o, s64 now,
+				    s64 ttl)
+{
+	return o->key.family && now - o->last < ttl;
+}
+
+struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
+				  const struct sb_okey *key, s64 now, s64 ttl,
+				  enum sb_claim *how);
+void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
+			u16 dport, u8 hook, u8 action, s64 now, u32 period,
+			u64 seed);
+u32 sb_offender_dsts(const struct sb_offender *o);
+
+size_t sb_format_utc(s64 t, char *buf);
+size_t sb_okey_format(const struct sb_okey *key, char *buf);
+int sb_offender_line(const struct sb_offender *o, bool detail, char *buf,
+		     size_t size);
+const char *sb_hook_name(u8 hook);
+void sb_offenders_sort(struct sb_offender *o, u32 n);
+
+#endif /* SMTPBLOCK_OFFENDER_H */

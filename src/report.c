@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the abuse desk reads in the kernel log. Two kinds of lines, both
+ * "key=value" after "smtpblock: ", and both bounded whatever the traffic:
+ *
+ *   blocked src=... dst=... dport=... hook=... action=...
+ *	the first block of a source (new, or quiet for a whole report
+ *	period); at most log_burst of them per log_interval seconds, the
+ *	rest counted as suppressed;
+ *   report begin period=... offenders=... syns=... suppressed=...
+ *   offender src=... syns=... dsts=... first=... last=... dport=... action=...
+ *   report end
+ *	every report_interval seconds and on demand, at most report_max
+ *	offender lines.
+ */
+#include <linux/jiffies.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+#include "smtpblock/offenders.h"
+#include "smtpblock/parse.h"
+#include "smtpblock/report.h"
+#include "smtpblock/stats.h"
+#include "smtpblock/tunables.h"
+
+/* Room for the longest line sb_offender_line() makes, with detail. */
+#define SB_LINE_MAX 320
+
+/* Serialises reports, and the period bookkeeping they advance. */
+static DEFINE_MUTEX(sb_report_mutex);
+static struct delayed_work sb_report_work;
+
+/*
+ * Report periods are numbered from 1; each report ends one. Entries carry
+ * the number of their last block's period, which says exactly who was
+ * active in a period, whatever the clock's resolution.
+ */
+static u32 period = 1;
+static s64 period_start;
+static u64 blocked_at_start;
+static u64 suppressed_at_start;
+
+/* The event-line budget: a window of log_interval seconds, lock-free. */
+static atomic_long_t window_start;
+static atomic_t window_used;
+
+static u64 blocked_total(void)
+{
+	return sb_stats_read(SB_STAT_DROPPED) +
+	       sb_stats_read(SB_STAT_REJECTED) +
+	       sb_stats_read(SB_STAT_MONITORED);
+}
+
+/*
+ * Whether one more event line fits in this window. Racing CPUs may both
+ * open a new window; the cost is a few lines more in that window, never
+ * an unbounded number.
+ */
+static bool event_allowed(void)
+{
+	unsigned long now = jiffies, start = atomic_long_read(&window_start);
+	u32 burst = sb_tunable(SB_LOG_BURST);
+
+	if (time_after_eq(now, start + sb_tunable(SB_LOG_INTERVAL) * HZ) &&
+	    atomic_long_cmpxchg(&window_start, start, now) == start)
+		atomic_set(&window_used, 0);
+	/* Read first: under a flood the budget is spent, and stays shared. */
+	if (atomic_read(&window_used) >= burst)
+		return false;
+	return atomic_inc_return(&window_used) <= burst;
+}
+
+/* Called for every blocked SYN, from the packet path. */
+void sb_report_blocked(const struct sb_pkt *pkt, u8 hook, u8 action)
+{
+	char src[SB_SRC_STRLEN], dst[SB_PREFIX_STRLEN];
+	struct sb_okey key;
+
+	if (!sb_offenders_record(pkt, hook, action, READ_ONCE(period)))
+		return;
+	if (!event_allowed()) {
+		sb_stats_inc(SB_STAT_LOG_SUPPRESSED);
+		return;
+	}
+	sb_okey_from_src(&pkt->src, &key);
+	sb_okey_format(&key, src);
+	sb_addr_format(&pkt->dst, dst);
+	pr_info("blocked src=%s dst=%s dport=%u hook=%s action=%s\n", src, dst,
+		pkt->dport, sb_hook_name(hook), sb_mode_name(action));
+}
+
+/*
+ * The offenders file: rendered whole when a reader starts at offset 0,
+ * then served in pages from that one snapshot, so that a reader never
+ * sees lines of two moments. Freed when its reader reaches the end.
+ */
+static DEFINE_MUTEX(sb_offenders_text_mutex);
+static const struct file *text_owner;
+static char *text;
+static size_t text_len;
+
+
+static int render_offenders(void)
+{
+	struct sb_offender *o;
+	u32 n, i;
+	int err = sb_offenders_snapshot(&o, &n);
+
+	if (err)
+		return err;
+	kvfree(text);
+	text_len = 0;
+	text = kvmalloc_array(n ?: 1, SB_LINE_MAX, GFP_KERNEL);
+	if (!text) {
+		kvfree(o);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		text_len += sb_offender_line(&o[i], true, text + text_len,
+					     SB_LINE_MAX - 1);
+		text[text_len++] = '\n';
+	}
+	kvfree(o);
+	return 0;
+}
+
+ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
+			  size_t count)
+{
+	ssize_t ret = 0;
+
+	mutex_lock(&sb_offenders_text_mutex);
+	if (off == 0 || text_owner != file) {
+		ret = render_offenders();
+		text_owner = ret ? NULL : file;
+	}
+	if (!ret && off < text_len) {
+		ret = min_t(size_t, count, text_len - off);
+		memcpy(buf, text + off, ret);
+	} else if (!ret) {
+		kvfree(text);
+		text = NULL;
+		text_owner = NULL;
+	}
+	mutex_unlock(&sb_offenders_text_mutex);
+	return ret;
+}
+
+static void report_locked(void)
+{
+	s64 now = ktime_get_real_seconds();
+	u64 blocked = blocked_total();
+	u64 suppressed = sb_stats_read(SB_STAT_LOG_SUPPRESSED);
+	u32 n = 0, active = 0, max = sb_tunable(SB_REPORT_MAX), i;
+	struct sb_offender *o = NULL;
+	char line[SB_LINE_MAX];
+	int err;
+
+	err = sb_offenders_snapshot(&o, &n);
+	if (err) {
+		pr_warn("report skipped: out of memory\n");
+		return;
+	}
+	/* Sorted by blocked SYNs: the active ones are counted, then listed. */
+	for (i = 0; i < n; i++)
+		active += o[i].period == period;
+	pr_info("report begin period=%lld offenders=%u syns=%llu suppressed=%llu\n",
+		now - period_start, active, blocked - blocked_at_start,
+		suppressed - suppressed_at_start);
+	for (i = 0; i < n && max; i++) {
+		if (o[i].period != period)
+			continue;
+		sb_offender_line(&o[i], false, line, sizeof(line));
+		pr_info("offender %s\n", line);
+		max--;
+	}
+	pr_info("report end\n");
+	kvfree(o);
+
+	WRITE_ONCE(period, period + 1);
+	period_start = now;
+	blocked_at_start = blocked;
+	suppressed_at_start = suppressed;
+}
+
+/* A report now (the sysfs "report" file); the timer keeps its pace. */
+int sb_report_now(void)
+{
+	mutex_lock(&sb_report_mutex);
+	report_locked();
+	mutex_unlock(&sb_report_mutex);
+	return 0;
+}
+
+static void sb_report_timer(struct work_struct *work)
+{
+	u32 interval = sb_tunable(SB_REPORT_INTERVAL);
+
+	mutex_lock(&sb_report_mutex);
+	report_locked();
+	mutex_unlock(&sb_report_mutex);
+	if (interval)
+		schedule_delayed_work(&sb_report_work, interval * HZ);
+}
+
+/* A new report_interval: the next timed report is that far from now. */
+int sb_report_reschedule(u32 interval)
+{
+	if (interval)
+		mod_delayed_work(system_wq, &sb_report_work, interval * HZ);
+	else
+		cancel_delayed_work_sync(&sb_report_work);
+	return 0;
+}
+
+int sb_report_init(void)
+{
+	u32 interval = sb_tunable(SB_REPORT_INTERVAL);
+
+	period_start = ktime_get_real_seconds();
+	atomic_long_set(&window_start, jiffies);
+	INIT_DELAYED_WORK(&sb_report_work, sb_report_timer);
+	if (interval)
+		schedule_delayed_work(&sb_report_work, interval * HZ);
+	return 0;
+}
+
+void sb_report_uninit(void)
+{
+	cancel_delayed_work_sync(&sb_report_work);
+	kvfree(text);
+}

@@ -1,0 +1,298 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# smtpblock abuse-report selftests: the offender table, the "blocked"
+# event lines, reports in the kernel log and tools/smtpblock-csv. Same
+# topology and conventions as tests/smtpblock.sh (see its picture); the
+# campus client 10.0.1.2 also sends with spoofed campus sources.
+#
+# Usage: tests/reports.sh [-k smtpblock.ko] [TEST...]
+
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+KO=$HERE/../smtpblock.ko
+CSV=$HERE/../tools/smtpblock-csv
+
+if [ "${1:-}" = "-k" ]; then
+	KO=$2
+	shift 2
+fi
+
+. "$HERE/lib.sh"
+
+ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
+
+# Our kernel log lines, without timestamps.
+klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
+klog_count() { klog | grep -c -- "$1"; }
+
+# send ARGS...: crafted SYNs to port 25 from the campus client.
+send() { on cl "$TOOLS/pktcraft" send "$@" > /dev/null || fail "pktcraft send $*"; }
+
+# offender SRC: the offenders file's line of SRC.
+offender() { grep "^src=$1 " "$SYS/offenders"; }
+# field LINE KEY: the value of KEY= in LINE.
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+expect_field() {
+	local got
+	got=$(field "$1" "$2")
+	[ "$got" = "$3" ] || fail "$2 of '$1': got '$got', want '$3'"
+}
+
+# wait_until SECONDS CMD...: polls CMD every 0.2 s.
+wait_until() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt $end ] || return 1
+		sleep 0.2
+	done
+}
+
+report() { printf 1 > "$SYS/report"; }
+# (sysfs sizes are 0: test -s cannot tell an empty file.)
+no_offenders() { [ -z "$(cat $SYS/offenders)" ]; }
+has_report() { klog | grep -q 'report end'; }
+
+test_offender_one_source() {
+	load_default
+	dmesg -C
+	send --dst $MX4 --count 3
+	local line now first last
+	line=$(offender $CL4)
+	expect_field "$line" syns 3
+	expect_field "$line" dsts 1
+	expect_field "$line" dport 25
+	expect_field "$line" action drop
+	expect_field "$line" hook forward
+	expect_field "$line" dst $MX4
+	echo "$line" | grep -Eq "^src=$CL4 syns=3 dsts=1 first=$ISO last=$ISO dport=25 action=drop( |$)" ||
+		fail "offender line: $line"
+	now=$(date -u +%s)
+	first=$(date -u -d "$(field "$line" first)" +%s)
+	last=$(date -u -d "$(field "$line" last)" +%s)
+	[ $((now - first)) -ge 0 ] && [ $((now - first)) -lt 60 ] || fail "first=$first, now=$now"
+	[ "$last" -ge "$first" ] || fail "last $last before first $first"
+	assert_eq "$(klog_count 'blocked ')" 1 "blocked lines"
+	assert_eq "$(klog | grep 'blocked ')" \
+		"smtpblock: blocked src=$CL4 dst=$MX4 dport=25 hook=forward action=drop" \
+		"blocked line"
+	# The router's own SYNs: hook=output.
+	probe $BLOCKED_MS router -b 10.0.1.1 $MX4 25 > /dev/null
+	expect_field "$(offender 10.0.1.1)" hook output
+	# Personal data: root only.
+	assert_eq "$(stat -c %a $SYS/offenders)" 400 "mode of offenders"
+	setpriv --reuid=65534 --regid=65534 --clear-groups cat $SYS/offenders \
+		> /dev/null 2>&1 && fail "nobody can read offenders"
+	unload
+}
+
+# Privacy addresses rotate inside a /64: one offender per /64.
+test_offenders_ipv6_prefix() {
+	load_default
+	dmesg -C
+	send --src $CL6 --dst $MX6 --count 5 --vary-src 5
+	expect_field "$(offender 2001:db8:c:1::/64)" syns 5
+	send --src $CL6 --dst $MX6 --count 3 --vary-net 3
+	expect_field "$(offender 2001:db8:c:1::/64)" syns 6
+	expect_field "$(offender 2001:db8:c:2::/64)" syns 1
+	expect_field "$(offender 2001:db8:c:3::/64)" syns 1
+	assert_eq "$(wc -l < $SYS/offenders)" 3 "offenders"
+	assert_eq "$(klog | grep 'blocked ' | head -n 1)" \
+		"smtpblock: blocked src=2001:db8:c:1::/64 dst=$MX6 dport=25 hook=forward action=drop" \
+		"blocked line"
+	unload
+}
+
+test_offenders_distinct_dsts() {
+	load_default
+	local d
+	send --src 10.0.1.11 --dst 198.51.100.100 --count 2 --vary-dst 2
+	send --src 10.0.1.12 --dst 198.51.100.100 --count 30 --vary-dst 10
+	send --src 10.0.1.13 --dst 198.51.100.100 --count 100 --vary-dst 50
+	expect_field "$(offender 10.0.1.11)" dsts 2
+	d=$(field "$(offender 10.0.1.12)" dsts)
+	[ "$d" -ge 8 ] && [ "$d" -le 12 ] || fail "10 destinations read as $d"
+	d=$(field "$(offender 10.0.1.13)" dsts)
+	[ "$d" -ge 38 ] && [ "$d" -le 62 ] || fail "50 destinations read as $d"
+	expect_field "$(offender 10.0.1.13)" syns 100
+	unload
+}
+
+# More sources than offenders_max: bounded table, evictions counted, the
+# event lines rate-limited and their suppression counted.
+test_offenders_many_sources() {
+	load_default offenders_max=64
+	dmesg -C
+	send --src 10.5.0.0 --dst $MX4 --count 200 --vary-src 200
+	local n evicted events suppressed
+	n=$(wc -l < $SYS/offenders)
+	evicted=$(counter offenders_evicted)
+	assert_eq "$n" 64 "offenders in a table of 64"
+	assert_eq "$((n + evicted))" 200 "offenders + offenders_evicted"
+	events=$(klog_count 'blocked ')
+	suppressed=$(counter log_suppressed)
+	[ "$events" -ge 10 ] && [ "$events" -le 20 ] || fail "$events blocked lines"
+	assert_eq "$((events + suppressed))" 200 "blocked lines + log_suppressed"
+	report
+	klog | grep -q "report begin period=[0-9]* offenders=64 syns=200 suppressed=$suppressed\$" ||
+		fail "begin line: $(klog | grep 'report begin')"
+	assert_eq "$(klog_count ' offender ')" 50 "offender lines (report_max)"
+	unload
+}
+
+# Whatever the traffic, the log grows by a bounded number of lines.
+test_log_bounded_under_flood() {
+	load_default log_burst=5 log_interval=60
+	dmesg -C
+	send --src 10.6.0.0 --dst $MX4 --count 20000 --vary-src 20000
+	send --src 2001:db8:c:1::2 --dst $MX6 --count 5000 --vary-net 5000
+	local lines
+	lines=$(klog_count 'blocked ')
+	[ "$lines" -le 10 ] || fail "$lines blocked lines for 25000 new sources"
+	assert_eq "$(($(counter log_suppressed) + lines))" 25000 "suppressed + logged"
+	assert_eq "$(counter blocked)" 25000 "blocked"
+	unload
+}
+
+test_offender_ttl() {
+	load_default offender_ttl=2
+	dmesg -C
+	send --dst $MX4
+	[ -n "$(offender $CL4)" ] || fail "no offender line"
+	wait_until 6 no_offenders || fail "not forgotten after the TTL"
+	send --dst $MX4
+	expect_field "$(offender $CL4)" syns 1
+	assert_eq "$(klog_count 'blocked ')" 2 "blocked lines: new, and new again"
+	unload
+}
+
+test_report_on_demand() {
+	load_default
+	dmesg -C
+	send --dst $MX4 --count 3
+	send --src 10.0.1.3 --dst $MX4
+	report
+	local re="offender src=%s syns=%s dsts=1 first=$ISO last=$ISO dport=25 action=drop"
+	klog | grep -v 'blocked ' > $TMP/report
+	assert_eq "$(wc -l < $TMP/report)" 4 "report lines"
+	grep -Eq "^smtpblock: report begin period=[0-9]+ offenders=2 syns=4 suppressed=0$" \
+		$TMP/report || fail "begin: $(sed -n 1p $TMP/report)"
+	sed -n 2p $TMP/report | grep -Eq "^smtpblock: $(printf "$re" $CL4 3)$" ||
+		fail "first offender: $(sed -n 2p $TMP/report)"
+	sed -n 3p $TMP/report | grep -Eq "^smtpblock: $(printf "$re" 10.0.1.3 1)$" ||
+		fail "second offender: $(sed -n 3p $TMP/report)"
+	assert_eq "$(sed -n 4p $TMP/report)" "smtpblock: report end" "end"
+	# A period with no blocks: nothing to list.
+	report
+	klog | tail -n 2 | head -n 1 | grep -Eq "report begin period=[0-9]+ offenders=0 syns=0 suppressed=0$" ||
+		fail "empty period: $(klog | tail -n 2)"
+	expect_write EINVAL report 0
+	expect_write EINVAL report $'\n'
+	# The abuse desk's CSV, from the real log.
+	dmesg | "$CSV" > $TMP/csv
+	assert_eq "$(sed -n 1p $TMP/csv)" "report,logged,src,syns,dsts,first,last,dport,action" header
+	assert_eq "$(wc -l < $TMP/csv)" 3 "CSV rows"
+	sed -n 2p $TMP/csv | grep -Eq "^1,[0-9.]+,$CL4,3,1,$ISO,$ISO,25,drop$" ||
+		fail "CSV row: $(sed -n 2p $TMP/csv)"
+	sed -n 3p $TMP/csv | grep -Eq "^1,[0-9.]+,10.0.1.3,1,1,$ISO,$ISO,25,drop$" ||
+		fail "CSV row: $(sed -n 3p $TMP/csv)"
+	unload
+}
+
+# A source is news again after a whole report period without blocks.
+test_report_quiet_period() {
+	load_default
+	dmesg -C
+	send --dst $MX4
+	report
+	send --dst $MX4
+	assert_eq "$(klog_count 'blocked ')" 1 "active in the last period: no line"
+	report
+	report
+	send --dst $MX4
+	assert_eq "$(klog_count 'blocked ')" 2 "quiet for a period: a line"
+	unload
+}
+
+test_report_timer() {
+	load_default report_interval=2
+	dmesg -C
+	send --dst $MX4
+	wait_until 10 has_report || fail "no timed report"
+	expect_write OK report_interval 0
+	dmesg -C
+	sleep 3
+	assert_eq "$(klog_count 'report begin')" 0 "reports with report_interval=0"
+	unload
+}
+
+test_monitor_mode_reporting() {
+	load_default mode=monitor
+	dmesg -C
+	expect_probe connected cl $MX4 25
+	expect_field "$(offender $CL4)" action monitor
+	assert_eq "$(klog | grep 'blocked ')" \
+		"smtpblock: blocked src=$CL4 dst=$MX4 dport=25 hook=forward action=monitor" \
+		"blocked line"
+	unload
+}
+
+test_tunables() {
+	load_default
+	local f good bad v
+	while read -r f good bad; do
+		expect_write OK "$f" "$good"
+		assert_eq "$(cat $SYS/$f)" "$good" "$f"
+		for v in $bad x -1 01 $'\n' "1 2"; do
+			expect_write EINVAL "$f" "$v"
+		done
+		assert_eq "$(cat $SYS/$f)" "$good" "$f after bad writes"
+		assert_eq "$(stat -c %a $SYS/$f)" 644 "mode of $f"
+	done <<-EOF
+	offenders_max 100 0 262145
+	offender_ttl 86400 0 31536001
+	report_interval 600 604801
+	report_max 0 1001
+	log_burst 3 101
+	log_interval 10 0 3601
+	EOF
+	for f in report offenders_reset; do
+		assert_eq "$(stat -c %a $SYS/$f)" 200 "mode of $f"
+	done
+	out=$(unshare -Ur bash -c "echo 1 > $SYS/report" 2>&1)
+	case "$out" in *"not permitted"*) ;; *) fail "userns root reporting: '$out'" ;; esac
+	unload
+	for v in offenders_max=0 offender_ttl=0 report_max=1001 log_burst=101 \
+		 log_interval=0 report_interval=604801; do
+		dmesg -C
+		load "$v" 2>/dev/null && { fail "insmod $v"; unload; }
+		assert_eq "$(klog_count "invalid parameter ${v%=*}=")" 1 "log line for $v"
+	done
+}
+
+# The table survives resizing and configuration changes; reset empties it.
+test_offenders_survive_changes() {
+	load_default
+	send --src 10.0.1.20 --dst $MX4 --count 3 --vary-src 3
+	send --src 10.0.1.20 --dst $MX4
+	expect_write OK offenders_max 128
+	expect_write OK campus "+192.0.2.0/24"
+	expect_write OK mode monitor
+	assert_eq "$(wc -l < $SYS/offenders)" 3 "offenders after changes"
+	expect_field "$(offender 10.0.1.20)" syns 2
+	expect_write OK offenders_max 1
+	assert_eq "$(wc -l < $SYS/offenders)" 1 "offenders in a table of 1"
+	expect_write EINVAL offenders_reset 0
+	expect_write OK offenders_reset 1
+	no_offenders || fail "offenders after reset: $(cat $SYS/offenders)"
+	unload
+}
+
+ALL_TESTS="offender_one_source offenders_ipv6_prefix offenders_distinct_dsts
+offenders_many_sources log_bounded_under_flood offender_ttl report_on_demand
+report_quiet_period report_timer monitor_mode_reporting tunables
+offenders_survive_changes"
+run_suite ${*:-$ALL_TESTS}

@@ -234,28 +234,19 @@ int sb_ports_parse(const char *buf, size_t len, struct sb_ports *ports,
 	return 0;
 }
 
-/* Exactly one item, which must be one of @words; its index in *@idx. */
-static int parse_word(const char *buf, size_t len, const char *const *words,
-		      u32 nwords, u32 *idx, struct sb_parse_err *err)
+/* The one item of a write that must hold exactly one. */
+static int single_item(const char *buf, size_t len, struct sb_token *tok,
+		       struct sb_parse_err *err)
 {
 	struct sb_tokenizer t;
-	struct sb_token tok, extra;
-	u32 i;
+	struct sb_token extra;
 	int ret;
 
 	sb_tokenizer_init(&t, buf, len);
-	ret = sb_token_next(&t, &tok, err);
+	ret = sb_token_next(&t, tok, err);
 	if (ret <= 0) {
 		if (!ret)
 			set_err(err, 0, "", 0);
-		return -EINVAL;
-	}
-	for (i = 0; i < nwords; i++) {
-		if (tok_is(&tok, words[i]))
-			break;
-	}
-	if (i == nwords) {
-		set_err(err, tok.pos, tok.s, tok.len);
 		return -EINVAL;
 	}
 	ret = sb_token_next(&t, &extra, err);
@@ -264,8 +255,26 @@ static int parse_word(const char *buf, size_t len, const char *const *words,
 			set_err(err, extra.pos, extra.s, extra.len);
 		return -EINVAL;
 	}
-	*idx = i;
+	set_err(err, tok->pos, tok->s, tok->len);
 	return 0;
+}
+
+/* Exactly one item, which must be one of @words; its index in *@idx. */
+static int parse_word(const char *buf, size_t len, const char *const *words,
+		      u32 nwords, u32 *idx, struct sb_parse_err *err)
+{
+	struct sb_token tok;
+	u32 i;
+
+	if (single_item(buf, len, &tok, err))
+		return -EINVAL;
+	for (i = 0; i < nwords; i++) {
+		if (tok_is(&tok, words[i])) {
+			*idx = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
 }
 
 int sb_mode_parse(const char *buf, size_t len, enum sb_mode *mode,
@@ -297,26 +306,12 @@ int sb_bool_parse(const char *buf, size_t len, bool *val,
 int sb_u32_parse(const char *buf, size_t len, u32 min, u32 max, u32 *val,
 		 struct sb_parse_err *err)
 {
-	struct sb_tokenizer t;
-	struct sb_token tok, extra;
+	struct sb_token tok;
 	u64 v = 0;
 	u32 i;
-	int ret;
 
-	sb_tokenizer_init(&t, buf, len);
-	ret = sb_token_next(&t, &tok, err);
-	if (ret <= 0) {
-		if (!ret)
-			set_err(err, 0, "", 0);
+	if (single_item(buf, len, &tok, err))
 		return -EINVAL;
-	}
-	ret = sb_token_next(&t, &extra, err);
-	if (ret) {
-		if (ret > 0)
-			set_err(err, extra.pos, extra.s, extra.len);
-		return -EINVAL;
-	}
-	set_err(err, tok.pos, tok.s, tok.len);
 	if (tok.len > 10 || (tok.len > 1 && tok.s[0] == '0'))
 		return -EINVAL;
 	for (i = 0; i < tok.len; i++) {

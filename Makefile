@@ -4,18 +4,45 @@
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/smtpblock
+CONFIG_FILES := etc/smtpblock.conf etc/campus.list etc/relays.list
 PWD := $(shell pwd)
 
-all: module
+all: module tools
 
 module:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+# smtpblockctl, built from the module's own parsers.
+tools:
+	$(MAKE) -C tools
 
 # modules_install puts us in extra/, where depmod and modprobe find us.
 install: module
 	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=extra modules_install
 	depmod -a $(KVER)
 	install -D -m 0755 tools/smtpblock-csv $(DESTDIR)$(PREFIX)/bin/smtpblock-csv
+	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	install -D -m 0755 tools/smtpblock-apply $(DESTDIR)$(PREFIX)/sbin/smtpblock-apply
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/|$(PREFIX)/|g' etc/smtpblock.service \
+		> $(DESTDIR)$(UNITDIR)/smtpblock.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smtpblock.service
+	install -d $(DESTDIR)$(DOCDIR)/examples/modprobe.d
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 $(CONFIG_FILES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 etc/modprobe.d/smtpblock.conf $(DESTDIR)$(DOCDIR)/examples/modprobe.d/
+	# Never overwrite an operator's configuration.
+	install -d $(DESTDIR)$(SYSCONFDIR)/smtpblock $(DESTDIR)$(SYSCONFDIR)/modprobe.d
+	for f in $(CONFIG_FILES); do \
+		t=$(DESTDIR)$(SYSCONFDIR)/smtpblock/$${f#etc/}; \
+		[ -e $$t ] || install -m 0644 $$f $$t; \
+	done
+	[ -e $(DESTDIR)$(SYSCONFDIR)/modprobe.d/smtpblock.conf ] || \
+		install -m 0644 etc/modprobe.d/smtpblock.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/
+	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
@@ -23,6 +50,7 @@ clean:
 			modules.order Module.symvers
 	$(MAKE) -C tests/unit clean
 	$(MAKE) -C tests/tools clean
+	$(MAKE) -C tools clean
 
 # Userspace unit tests of the pure files (no VM, no root).
 unit:
@@ -38,4 +66,4 @@ check:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module install clean unit check demo
+.PHONY: all module tools install clean unit check demo

@@ -229,6 +229,50 @@ out:
 	return err;
 }
 
+/* Makes @set the live list @which (a bulk load); frees the old one. */
+int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set)
+{
+	struct sb_config *next;
+
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		swap(*list_slot(next, which), set);
+		config_publish(next, set);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? 0 : -ENOMEM;
+}
+
+/* Bytes of the live lookup structures: the snapshot and its sets. */
+size_t sb_config_memory(void)
+{
+	const struct sb_config *cfg;
+	size_t bytes;
+
+	rcu_read_lock();
+	cfg = rcu_dereference(sb_live_config);
+	bytes = sizeof(*cfg) + sb_set_bytes(cfg->campus) +
+		sb_set_bytes(cfg->relays);
+	rcu_read_unlock();
+	return bytes;
+}
+
+u32 sb_config_list_count(enum sb_list which)
+{
+	u32 n;
+
+	rcu_read_lock();
+	n = sb_set_count(*list_slot(rcu_dereference(sb_live_config), which));
+	rcu_read_unlock();
+	return n;
+}
+
+const char *sb_list_name(enum sb_list which)
+{
+	return list_names[which];
+}
+
 /* Reads part of a list's text; the mutex keeps the set alive meanwhile. */
 ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
 			    size_t count)

@@ -7,6 +7,7 @@
  * so that no packet arrives before everything it needs exists.
  */
 #include <linux/module.h>
+#include "smtpblock/bulk.h"
 #include "smtpblock/config.h"
 #include "smtpblock/hooks.h"
 #include "smtpblock/offenders.h"
@@ -34,6 +35,9 @@ static int __init smtpblock_init(void)
 	err = sb_report_init();
 	if (err)
 		goto err_report;
+	err = sb_bulk_init();
+	if (err)
+		goto err_bulk;
 	err = sb_sysfs_init();
 	if (err)
 		goto err_sysfs;
@@ -46,6 +50,8 @@ static int __init smtpblock_init(void)
 err_hooks:
 	sb_sysfs_uninit();
 err_sysfs:
+	sb_bulk_uninit();
+err_bulk:
 	sb_report_uninit();
 err_report:
 	sb_offenders_uninit();
@@ -60,6 +66,7 @@ static void __exit smtpblock_exit(void)
 {
 	sb_hooks_uninit();
 	sb_sysfs_uninit();
+	sb_bulk_uninit();
 	sb_report_uninit();
 	sb_offenders_uninit();
 	sb_stats_uninit();

@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
+#include "smtpblock/bulk.h"
 #include "smtpblock/config.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/report.h"
@@ -120,6 +121,7 @@ SB_TUNABLE_ATTR(report_interval, SB_REPORT_INTERVAL);
 SB_TUNABLE_ATTR(report_max, SB_REPORT_MAX);
 SB_TUNABLE_ATTR(log_burst, SB_LOG_BURST);
 SB_TUNABLE_ATTR(log_interval, SB_LOG_INTERVAL);
+SB_TUNABLE_ATTR(bulk_timeout, SB_BULK_TIMEOUT);
 
 /* Actions: write "1" to do it; anything else is an error. */
 static int parse_trigger(const char *name, const char *buf, size_t count)
@@ -171,6 +173,7 @@ static struct attribute *sb_attrs[] = {
 	&report_max_attr.attr.attr,
 	&log_burst_attr.attr.attr,
 	&log_interval_attr.attr.attr,
+	&bulk_timeout_attr.attr.attr,
 	&report_attr.attr,
 	&offenders_reset_attr.attr,
 	NULL
@@ -285,6 +288,31 @@ SB_LEAF_ATTR(monitored, SB_STAT_MONITORED);
 SB_LEAF_ATTR(offenders_evicted, SB_STAT_OFFENDERS_EVICTED);
 SB_LEAF_ATTR(log_suppressed, SB_STAT_LOG_SUPPRESSED);
 
+/* Not a counter but a gauge: the bytes of the live lookup structures. */
+static ssize_t memory_bytes_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%zu\n", sb_config_memory());
+}
+
+static struct kobj_attribute memory_bytes_attr = __ATTR_RO(memory_bytes);
+
+/* Gauges: list sizes, without rendering the lists. */
+static ssize_t campus_entries_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", sb_config_list_count(SB_LIST_CAMPUS));
+}
+
+static ssize_t relays_entries_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", sb_config_list_count(SB_LIST_RELAYS));
+}
+
+static struct kobj_attribute campus_entries_attr = __ATTR_RO(campus_entries);
+static struct kobj_attribute relays_entries_attr = __ATTR_RO(relays_entries);
+
 static struct attribute *sb_stat_attrs[] = {
 	&stat_syn_seen_attr.attr.attr,
 	&stat_allowed_external_attr.attr.attr,
@@ -296,6 +324,9 @@ static struct attribute *sb_stat_attrs[] = {
 	&stat_monitored_attr.attr.attr,
 	&stat_offenders_evicted_attr.attr.attr,
 	&stat_log_suppressed_attr.attr.attr,
+	&memory_bytes_attr.attr,
+	&campus_entries_attr.attr,
+	&relays_entries_attr.attr,
 	NULL
 };
 
@@ -304,9 +335,90 @@ static const struct attribute_group sb_stats_group = {
 	.attrs = sb_stat_attrs,
 };
 
+/* bulk/: staged loads of a whole list (src/bulk.c). */
+static ssize_t begin_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = sb_bulk_begin(buf, count);
+	return err ? err : count;
+}
+
+static ssize_t commit_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = parse_trigger("bulk/commit", buf, count) ?: sb_bulk_commit();
+	return err ? err : count;
+}
+
+static ssize_t abort_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	int err;
+
+	if (!may_configure())
+		return -EPERM;
+	err = parse_trigger("bulk/abort", buf, count);
+	if (!err)
+		sb_bulk_abort();
+	return err ? err : count;
+}
+
+static ssize_t status_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sb_bulk_status(buf);
+}
+
+static ssize_t data_write(struct file *file, struct kobject *kobj,
+			  struct bin_attribute *attr, char *buf, loff_t off,
+			  size_t count)
+{
+	if (!may_configure())
+		return -EPERM;
+	return sb_bulk_data(buf, off, count);
+}
+
+static struct kobj_attribute begin_attr = __ATTR_WO(begin);
+static struct kobj_attribute commit_attr = __ATTR_WO(commit);
+static struct kobj_attribute abort_attr = __ATTR_WO(abort);
+static struct kobj_attribute status_attr = __ATTR_RO(status);
+
+static struct bin_attribute data_attr = {
+	.attr = { .name = "data", .mode = 0200 },
+	.write = data_write,
+};
+
+static struct attribute *sb_bulk_attrs[] = {
+	&begin_attr.attr,
+	&commit_attr.attr,
+	&abort_attr.attr,
+	&status_attr.attr,
+	NULL
+};
+
+static struct bin_attribute *sb_bulk_bin_attrs[] = {
+	&data_attr,
+	NULL
+};
+
+static const struct attribute_group sb_bulk_group = {
+	.name = "bulk",
+	.attrs = sb_bulk_attrs,
+	.bin_attrs = sb_bulk_bin_attrs,
+};
+
 static const struct attribute_group *sb_groups[] = {
 	&sb_group,
 	&sb_stats_group,
+	&sb_bulk_group,
 	NULL
 };
 

@@ -31,6 +31,10 @@ static unsigned int log_interval = 5;
 module_param(log_interval, uint, 0);
 MODULE_PARM_DESC(log_interval, "Seconds of the 'blocked' line rate limit, 1..3600 (default: 5)");
 
+static unsigned int bulk_timeout = 60;
+module_param(bulk_timeout, uint, 0);
+MODULE_PARM_DESC(bulk_timeout, "Seconds without a write after which a bulk load is aborted, 1..3600 (default: 60)");
+
 /* Applies a new value that needs more than storing it; may fail. */
 typedef int (*sb_tunable_apply)(u32 val);
 
@@ -49,6 +53,7 @@ static const struct {
 	[SB_REPORT_MAX] = { "report_max", &report_max, 0, 1000 },
 	[SB_LOG_BURST] = { "log_burst", &log_burst, 0, 100 },
 	[SB_LOG_INTERVAL] = { "log_interval", &log_interval, 1, 3600 },
+	[SB_BULK_TIMEOUT] = { "bulk_timeout", &bulk_timeout, 1, 3600 },
 };
 
 /* Serialises writers, so that a value and what it set up agree. */

@@ -88,6 +88,13 @@ lane_build() {
 		result FAIL build.module_w1 "see $OUT/build.log"
 		return 1
 	fi
+	if make -s -C tools > "$OUT/ctl.log" 2>&1; then
+		result OK build.smtpblockctl
+	else
+		cat "$OUT/ctl.log"
+		result FAIL build.smtpblockctl
+		return 1
+	fi
 	if make -s -C tests/tools > "$OUT/tools.log" 2>&1; then
 		result OK build.test_tools
 	else
@@ -99,7 +106,7 @@ lane_build() {
 
 # dkms add/build/remove from a copy of the tracked files, as a packager would.
 lane_dkms() {
-	echo "# lane: dkms build against $KVER"
+	echo "# lane: dkms add, build, install and remove for $KVER"
 	local ver src
 	if ! command -v dkms >/dev/null; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dkms \
@@ -121,7 +128,20 @@ lane_dkms() {
 		cat "$OUT/dkms.log"
 		result FAIL dkms.build "see $OUT/dkms.log"
 	fi
+	# Installed where modprobe finds it for that kernel; removed cleanly.
+	if dkms install "smtpblock/$ver" -k "$KVER" >> "$OUT/dkms.log" 2>&1 &&
+	   modinfo -k "$KVER" -n smtpblock >> "$OUT/dkms.log" 2>&1; then
+		result OK dkms.install
+	else
+		result FAIL dkms.install "see $OUT/dkms.log"
+	fi
 	dkms remove "smtpblock/$ver" --all >> "$OUT/dkms.log" 2>&1
+	if modinfo -k "$KVER" -n smtpblock > /dev/null 2>&1 ||
+	   [ -d /var/lib/dkms/smtpblock/"$ver" ]; then
+		result FAIL dkms.remove "module or dkms tree left behind"
+	else
+		result OK dkms.remove
+	fi
 	rm -rf "$src"
 }
 
@@ -135,7 +155,7 @@ vm_run() {
 }
 
 # The VM suites, in one boot; each prints its own KTAP.
-SUITES="tests/smtpblock.sh tests/reports.sh"
+SUITES="tests/smtpblock.sh tests/reports.sh tests/operations.sh"
 
 lane_vm() {
 	echo "# lane: VM suites on $KVER (qemu, TCG): $SUITES"

@@ -159,6 +159,7 @@ write_errno() {
 	*"No such file"*) echo ENOENT ;;
 	*"Argument list too long"*) echo E2BIG ;;
 	*"Operation not permitted"*) echo EPERM ;;
+	*"busy"*) echo EBUSY ;;
 	*) echo "$out" ;;
 	esac
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Numeric settings of the abuse reports: module parameters at load time,
+ * Numeric settings (abuse reports, bulk loads): module parameters at load time,
  * files under /sys/kernel/smtpblock at run time, validated the same way.
  */
 #ifndef SMTPBLOCK_TUNABLES_H
@@ -15,6 +15,7 @@ enum sb_tunable {
 	SB_REPORT_MAX,
 	SB_LOG_BURST,
 	SB_LOG_INTERVAL,
+	SB_BULK_TIMEOUT,
 	SB_TUNABLE_COUNT
 };
 

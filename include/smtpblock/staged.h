@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A list arriving in pieces: the text of a bulk load, fed chunk by chunk
+ * (sysfs hands it over a page at a time, and lines straddle pages), parsed
+ * line by line into the entries of a future set. Errors name the line.
+ *
+ * Format: one address or prefix per line; "#" starts a comment; blank
+ * lines and surrounding white space are ignored.
+ */
+#ifndef SMTPBLOCK_STAGED_H
+#define SMTPBLOCK_STAGED_H
+
+#include "smtpblock/prefix_set.h"
+
+/* Longest line, comment included; longer is an error, not a truncation. */
+#define SB_STAGED_LINE_MAX 1024
+/* How much of a bad line an error message quotes. */
+#define SB_STAGED_ITEM_MAX 64
+
+struct sb_staged {
+	struct sb_edit *edits;
+	u32 n;
+	u32 cap;
+	u32 lines;			/* complete lines seen */
+	u32 partial_len;		/* bytes of the unfinished line */
+	char partial[SB_STAGED_LINE_MAX];
+	u32 bad_line;			/* 0: none */
+	char bad_item[SB_STAGED_ITEM_MAX + 1];
+};
+
+void sb_staged_init(struct sb_staged *s);
+int sb_staged_feed(struct sb_staged *s, const char *buf, size_t len);
+int sb_staged_finish(struct sb_staged *s);
+void sb_staged_free(struct sb_staged *s);
+
+#endif /* SMTPBLOCK_STAGED_H */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bulk loads: replacing a whole list of any size as one atomic step.
+ *
+ * sysfs hands a write() over a page at a time, so a large list cannot
+ * arrive in one store. Like the firmware loader, a load is staged:
+ * "campus" or "relays" to bulk/begin, the text to bulk/data in order,
+ * "1" to bulk/commit (or bulk/abort). Packets see the old list until the
+ * commit publishes the new one whole. There is one staging area: a
+ * second begin while a load is open gets -EBUSY, and a load left alone
+ * for bulk_timeout seconds is aborted, so an operator's crashed script
+ * cannot hold memory or the interface.
+ */
+#include <linux/mutex.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
+#include "smtpblock/bulk.h"
+#include "smtpblock/config.h"
+#include "smtpblock/staged.h"
+#include "smtpblock/tunables.h"
+
+enum sb_bulk_state {
+	SB_BULK_IDLE,
+	SB_BULK_LOADING,
+	SB_BULK_FAILED,
+};
+
+static DEFINE_MUTEX(sb_bulk_mutex);
+static enum sb_bulk_state state;
+static enum sb_list target;
+static loff_t received;
+static struct sb_staged staged;
+static struct delayed_work idle_work;
+
+static void reset_locked(void)
+{
+	sb_staged_free(&staged);
+	state = SB_BULK_IDLE;
+	cancel_delayed_work(&idle_work);
+}
+
+/* The one log line of a failed load; bulk/status says the same. */
+static void log_failure(void)
+{
+	if (staged.bad_line)
+		pr_warn("bulk: %s: line %u: invalid entry '%*pE'\n",
+			sb_list_name(target), staged.bad_line,
+			(int)strlen(staged.bad_item), staged.bad_item);
+	else
+		pr_warn("bulk: %s: load failed (out of memory or too many entries)\n",
+			sb_list_name(target));
+}
+
+static void idle_timeout(struct work_struct *work)
+{
+	mutex_lock(&sb_bulk_mutex);
+	if (state != SB_BULK_IDLE) {
+		pr_warn("bulk: %s: no write for %u s, load aborted\n",
+			sb_list_name(target), sb_tunable(SB_BULK_TIMEOUT));
+		reset_locked();
+	}
+	mutex_unlock(&sb_bulk_mutex);
+}
+
+int sb_bulk_begin(const char *buf, size_t len)
+{
+	enum sb_list which;
+	int err = 0;
+
+	if (sysfs_streq(buf, sb_list_name(SB_LIST_CAMPUS)))
+		which = SB_LIST_CAMPUS;
+	else if (sysfs_streq(buf, sb_list_name(SB_LIST_RELAYS)))
+		which = SB_LIST_RELAYS;
+	else
+		return -EINVAL;
+
+	mutex_lock(&sb_bulk_mutex);
+	if (state != SB_BULK_IDLE) {
+		err = -EBUSY;
+	} else {
+		sb_staged_init(&staged);
+		target = which;
+		received = 0;
+		state = SB_BULK_LOADING;
+		schedule_delayed_work(&idle_work, sb_tunable(SB_BULK_TIMEOUT) * HZ);
+	}
+	mutex_unlock(&sb_bulk_mutex);
+	return err;
+}
+
+/* The next piece of text; it must start where the last one ended. */
+ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count)
+{
+	ssize_t ret = count;
+	int err;
+
+	mutex_lock(&sb_bulk_mutex);
+	if (state != SB_BULK_LOADING || off != received) {
+		ret = -EINVAL;
+		goto out;
+	}
+	err = sb_staged_feed(&staged, buf, count);
+	if (err) {
+		state = SB_BULK_FAILED;
+		log_failure();
+		ret = err;
+		goto out;
+	}
+	received += count;
+	mod_delayed_work(system_wq, &idle_work, sb_tunable(SB_BULK_TIMEOUT) * HZ);
+out:
+	mutex_unlock(&sb_bulk_mutex);
+	return ret;
+}
+
+int sb_bulk_commit(void)
+{
+	struct sb_prefix_set *set;
+	u32 bad_pos, entries = 0;
+	int err;
+
+	mutex_lock(&sb_bulk_mutex);
+	if (state != SB_BULK_LOADING) {
+		err = -EINVAL;
+		goto out;
+	}
+	err = sb_staged_finish(&staged);
+	if (!err)
+		err = sb_set_build(NULL, staged.edits, staged.n, &set,
+				   &bad_pos);
+	if (!err) {
+		entries = sb_set_count(set);
+		err = sb_config_replace_list(target, set);
+		if (err)
+			sb_set_free(set);
+	}
+	if (err) {
+		state = SB_BULK_FAILED;
+		log_failure();
+		goto out;
+	}
+	pr_info("bulk: %s: %u entries from %u lines\n", sb_list_name(target),
+		entries, staged.lines);
+	reset_locked();
+out:
+	mutex_unlock(&sb_bulk_mutex);
+	return err;
+}
+
+void sb_bulk_abort(void)
+{
+	mutex_lock(&sb_bulk_mutex);
+	reset_locked();
+	mutex_unlock(&sb_bulk_mutex);
+}
+
+ssize_t sb_bulk_status(char *buf)
+{
+	ssize_t n;
+
+	mutex_lock(&sb_bulk_mutex);
+	if (state == SB_BULK_IDLE)
+		n = sysfs_emit(buf, "idle\n");
+	else if (state == SB_BULK_LOADING)
+		n = sysfs_emit(buf, "loading list=%s lines=%u entries=%u\n",
+			       sb_list_name(target), staged.lines, staged.n);
+	else
+		n = sysfs_emit(buf, "failed list=%s line=%u item=%*pE\n",
+			       sb_list_name(target), staged.bad_line,
+			       (int)strlen(staged.bad_item), staged.bad_item);
+	mutex_unlock(&sb_bulk_mutex);
+	return n;
+}
+
+int sb_bulk_init(void)
+{
+	INIT_DELAYED_WORK(&idle_work, idle_timeout);
+	return 0;
+}
+
+void sb_bulk_uninit(void)
+{
+	cancel_delayed_work_sync(&idle_work);
+	sb_staged_free(&staged);
+}

@@ -1,0 +1,317 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# smtpblock operations selftests: bulk loads of whole lists (any size,
+# atomic, one at a time), smtpblockctl and the boot-time apply script.
+# Same topology and conventions as tests/smtpblock.sh (see its picture).
+#
+# Usage: tests/operations.sh [-k smtpblock.ko] [TEST...]
+
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+KO=$HERE/../smtpblock.ko
+CTL=$HERE/../tools/smtpblockctl
+APPLY=$HERE/../tools/smtpblock-apply
+
+if [ "${1:-}" = "-k" ]; then
+	KO=$2
+	shift 2
+fi
+
+. "$HERE/lib.sh"
+
+klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
+status() { cat $SYS/bulk/status; }
+
+# bulk LIST FILE: the raw protocol, the whole file through one descriptor.
+bulk() {
+	printf '%s' "$1" > $SYS/bulk/begin &&
+	cat "$2" > $SYS/bulk/data &&
+	printf 1 > $SYS/bulk/commit
+}
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+test_bulk_basic() {
+	load_default
+	cat > $TMP/list <<-EOF
+	# campus, as configuration management writes it
+	10.0.0.0/8    # the whole campus
+
+	2001:DB8:C::/48
+	192.0.2.0/24
+	10.0.0.0/8
+	EOF
+	assert_eq "$(status)" idle "status before"
+	bulk campus $TMP/list || fail "bulk load"
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" \
+		"10.0.0.0/8 192.0.2.0/24 2001:db8:c::/48 " "campus"
+	assert_eq "$(status)" idle "status after"
+	klog | grep -q "bulk: campus: 3 entries from 6 lines" || fail "log: $(klog | tail -n 1)"
+	# An empty file is a deliberate empty list here, unlike a plain write.
+	: > $TMP/empty
+	bulk relays $TMP/empty || fail "empty bulk load"
+	assert_eq "$(cat $SYS/relays)" "" "relays after an empty load"
+	expect_probe timeout cl $MX4 25
+	unload
+}
+
+# Large lists: 1,000,000 IPv4 and 100,000 IPv6 entries, read back whole,
+# and reading back then loading is an identity.
+test_bulk_large() {
+	load_default
+	local t0 t1 bytes n4=1000000 n6=100000
+	awk -v n=$n4 'BEGIN { for (i = 0; i < n; i++)
+		printf "11.%d.%d.%d/32\n", int(i / 65536), int(i / 256) % 256, i % 256 }' \
+		> $TMP/v4
+	awk -v n=$n6 'BEGIN { for (i = 0; i < n; i++)
+		printf "2001:db8:%x:%x::/64\n", 16 + int(i / 65535), 1 + i % 65535 }' \
+		> $TMP/v6
+	cat $TMP/v4 $TMP/v6 > $TMP/big
+	t0=$(ms)
+	printf campus > $SYS/bulk/begin && cat $TMP/big > $SYS/bulk/data ||
+		fail "bulk data of 1.1M entries"
+	t1=$(ms)
+	printf 1 > $SYS/bulk/commit || fail "bulk commit of 1.1M entries"
+	echo "# $n4 IPv4 + $n6 IPv6 entries: data $((t1 - t0)) ms, commit $(($(ms) - t1)) ms (TCG)"
+	cat $SYS/campus > $TMP/back
+	cmp -s $TMP/big $TMP/back || fail "read back differs: $(wc -l < $TMP/back) lines"
+	t0=$(ms)
+	bulk campus $TMP/back || fail "reload of the read back list"
+	t1=$(ms)
+	echo "# reload of the read back list: $((t1 - t0)) ms (TCG)"
+	# (Not cmp FILE $SYS/...: cmp trusts sysfs sizes, which are 0.)
+	cat $SYS/campus | cmp -s $TMP/big - || fail "identity: second read back differs"
+	bytes=$(counter memory_bytes)
+	echo "# memory_bytes: $bytes for $n4 + $n6 entries"
+	[ "$bytes" -le $((16 * n4 + 40 * n6 + 65536)) ] ||
+		fail "memory_bytes $bytes above 16 B/IPv4 + 40 B/IPv6"
+	# The 11/8 sources are not campus now: 10.0.1.2 passes.
+	expect_probe connected cl $MX4 25
+	unload
+}
+
+test_bulk_errors() {
+	load_default
+	printf '10.0.0.0/8\n# fine\n10.1.2.3/8\n192.0.2.0/24\n' > $TMP/bad
+	dmesg -C
+	printf campus > $SYS/bulk/begin
+	cat $TMP/bad > $SYS/bulk/data 2>/dev/null && fail "bad data accepted"
+	assert_eq "$(status)" "failed list=campus line=3 item=10.1.2.3/8" status
+	assert_eq "$(klog | tail -n 1)" \
+		"smtpblock: bulk: campus: line 3: invalid entry '10.1.2.3/8'" log
+	expect_write EINVAL bulk/commit 1
+	expect_write EBUSY bulk/begin relays
+	expect_write OK bulk/abort 1
+	assert_eq "$(status)" idle "status after abort"
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" "10.0.0.0/8 2001:db8:c::/48 " \
+		"campus after a failed load"
+	# A bad line at the very end, without a newline, fails the commit.
+	printf campus > $SYS/bulk/begin
+	printf '10.0.0.0/8\n::1::' > $SYS/bulk/data || fail "partial line refused early"
+	expect_write EINVAL bulk/commit 1
+	assert_eq "$(status)" "failed list=campus line=2 item=::1::" status
+	expect_write OK bulk/abort 1
+	expect_write EINVAL bulk/begin campuses
+	expect_write EINVAL bulk/commit 1	# nothing to commit
+	expect_write OK bulk/abort 1		# nothing to abort: fine
+	unload
+}
+
+# One load at a time; data only in order, through one descriptor.
+test_bulk_concurrent() {
+	load_default
+	expect_write OK bulk/begin campus
+	expect_write EBUSY bulk/begin relays
+	expect_write OK bulk/data $'10.0.0.0/8\n'
+	# A second open starts at offset 0 again: refused, the load goes on.
+	expect_write EINVAL bulk/data $'11.0.0.0/8\n'
+	assert_eq "$(status)" "loading list=campus lines=1 entries=1" status
+	expect_write OK bulk/abort 1
+	expect_write EINVAL bulk/data $'10.0.0.0/8\n'	# no load open
+	# Loads from two shells at once: each is whole or told EBUSY.
+	local i final pids
+	printf '10.0.0.0/8\n11.0.0.0/8\n' > $TMP/l1
+	printf '10.0.0.0/8\n12.0.0.0/8\n' > $TMP/l2
+	for i in $(seq 20); do
+		bulk campus $TMP/l1 2>/dev/null &
+		pids=$!
+		bulk campus $TMP/l2 2>/dev/null &
+		wait $pids $!
+		final=$(cat $SYS/campus)
+		[ "$final" = "$(cat $TMP/l1)" ] || [ "$final" = "$(cat $TMP/l2)" ] ||
+			fail "round $i: campus is '$final'"
+		assert_eq "$(status)" idle "status after round $i"
+	done
+	unload
+}
+
+# An abandoned load (the writer died) is dropped after bulk_timeout.
+test_bulk_abandoned() {
+	load_default bulk_timeout=2
+	dmesg -C
+	printf relays > $SYS/bulk/begin
+	printf '10.9.9.9\n' > $SYS/bulk/data
+	local i
+	for i in $(seq 50); do
+		[ "$(status)" = idle ] && break
+		sleep 0.2
+	done
+	assert_eq "$(status)" idle "status after the timeout"
+	klog | grep -q "bulk: relays: no write for 2 s, load aborted" ||
+		fail "log: $(klog | tail -n 1)"
+	assert_eq "$(grep -c 10.9.9.9 $SYS/relays)" 0 "abandoned entry"
+	expect_write OK bulk/begin relays
+	expect_write OK bulk/abort 1
+	unload
+}
+
+# A relay sends SYNs at a high rate while both lists are replaced again and
+# again, always with the relay in them: none of its SYNs is blocked, and
+# a non-relay is blocked throughout.
+test_bulk_atomic_under_load() {
+	load_default
+	local i n=60000 pids
+	for i in $(seq 0 199); do
+		{
+			echo "$RL4"
+			echo "$SH4"
+			echo "2001:db8:c:2::25"
+			awk -v n=$((i * 5)) 'BEGIN { for (j = 0; j < n; j++)
+				printf "172.%d.%d.0/24\n", 20 + int(j / 256), j % 256 }'
+		} > $TMP/relays$i
+		{
+			echo 10.0.0.0/8
+			echo 2001:db8:c::/48
+			[ $((i % 2)) -eq 0 ] && echo 192.0.2.0/24
+		} > $TMP/campus$i
+	done
+	on rl "$TOOLS/pktcraft" send --dst $MX4 --count $n --vary-dst 200 > /dev/null &
+	pids=$!
+	on cl "$TOOLS/pktcraft" send --dst $MX4 --count $n --vary-dst 200 > /dev/null &
+	pids+=" $!"
+	for i in $(seq 0 199); do
+		bulk relays $TMP/relays$i || fail "relays load $i"
+		bulk campus $TMP/campus$i || fail "campus load $i"
+	done
+	wait $pids
+	[ -z "$(grep "^src=$RL4 " $SYS/offenders)" ] ||
+		fail "relay blocked: $(grep "^src=$RL4 " $SYS/offenders)"
+	assert_eq "$(counter allowed_relay)" $n "relay SYNs allowed"
+	assert_eq "$(grep "^src=$CL4 " $SYS/offenders | sed 's/.* syns=\([0-9]*\) .*/\1/')" \
+		$n "client SYNs blocked"
+	counters_add_up
+	unload
+}
+
+# ctl EXPECTED_RC ARGS...: smtpblockctl's exit code, and its stderr kept.
+ctl() {
+	local want=$1 rc
+	shift
+	"$CTL" "$@" > $TMP/ctl.out 2> $TMP/ctl.err
+	rc=$?
+	[ $rc -eq "$want" ] || fail "smtpblockctl $* -> $rc, want $want: $(cat $TMP/ctl.err)"
+}
+
+test_smtpblockctl() {
+	ctl 4 status
+	grep -q "not loaded" $TMP/ctl.err || fail "not loaded: $(cat $TMP/ctl.err)"
+	load_default
+	ctl 0 status
+	grep -Eq "campus +2 prefixes" $TMP/ctl.out || fail "status: $(cat $TMP/ctl.out)"
+	printf '# campus\n10.0.0.0/8\n\n2001:db8:c::/48 # v6\n198.18.0.0/15\n' > $TMP/good
+	printf '10.0.0.0/8\n10.1.2.3/8\n' > $TMP/bad
+	ctl 0 check campus $TMP/good
+	ctl 3 check campus $TMP/bad
+	grep -q "$TMP/bad:2: invalid entry '10.1.2.3/8'" $TMP/ctl.err ||
+		fail "check message: $(cat $TMP/ctl.err)"
+	ctl 0 load campus $TMP/good
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" \
+		"10.0.0.0/8 198.18.0.0/15 2001:db8:c::/48 " "campus after load"
+	ctl 3 load campus $TMP/bad
+	assert_eq "$(wc -l < $SYS/campus)" 3 "campus after a bad load"
+	ctl 0 load relays - < $TMP/good
+	ctl 0 show relays
+	assert_eq "$(cat $TMP/ctl.out)" "$(cat $SYS/relays)" "show relays"
+	# Someone else's load is open: busy, and theirs is left alone.
+	printf campus > $SYS/bulk/begin
+	ctl 6 load campus $TMP/good
+	assert_eq "$(cat $SYS/bulk/status)" "loading list=campus lines=0 entries=0" \
+		"the other load"
+	printf 1 > $SYS/bulk/abort
+	ctl 0 add relays 192.0.2.25 2001:db8::25
+	ctl 3 del relays 192.0.2.26
+	grep -q "not in the list" $TMP/ctl.err || fail "del: $(cat $TMP/ctl.err)"
+	assert_eq "$(grep -c 192.0.2.25 $SYS/relays)" 1 "relays after a failed del"
+	ctl 0 del relays 192.0.2.25
+	ctl 3 add relays 10.1.2.3/8
+	ctl 0 set mode reject
+	assert_eq "$(cat $SYS/mode)" reject mode
+	ctl 3 set mode block
+	ctl 0 set ports 25 2525
+	assert_eq "$(cat $SYS/ports)" "25 2525" ports
+	ctl 0 report
+	ctl 0 offenders
+	ctl 2 frobnicate
+	ctl 2 load campus
+	"$CTL" --help > /dev/null || fail "--help"
+	unshare -Ur "$CTL" set enabled 0 2> /dev/null
+	assert_eq $? 5 "exit code without CAP_NET_ADMIN"
+	assert_eq "$(cat $SYS/enabled)" 1 "enabled after a refused set"
+	unload
+}
+
+# The boot-time script, as systemd would run it at boot and on reload.
+test_apply_script() {
+	mkdir -p $TMP/etc
+	cat > $TMP/modprobe <<-EOF
+	#!/bin/sh
+	# modprobe smtpblock ARGS, for a module that is not installed
+	shift
+	modprobe nf_reject_ipv4 && modprobe nf_reject_ipv6 && exec insmod $KO "\$@"
+	EOF
+	chmod +x $TMP/modprobe
+	printf '10.0.0.0/8\n2001:db8:c::/48\n' > $TMP/etc/campus.list
+	printf '%s\n' $RL4 2001:db8:c:2::25 > $TMP/etc/relays.list
+	cat > $TMP/etc/smtpblock.conf <<-EOF
+	ENABLED=1
+	MODE=drop
+	PORTS=25,2525
+	CAMPUS_LIST=$TMP/etc/campus.list
+	RELAYS_LIST=$TMP/etc/relays.list
+	REPORT_INTERVAL=600
+	EOF
+	export SMTPBLOCKCTL=$CTL MODPROBE=$TMP/modprobe SMTPBLOCK_LOCK=$TMP/lock
+	"$APPLY" --conf $TMP/etc/smtpblock.conf > $TMP/apply.out 2>&1 ||
+		fail "apply: $(cat $TMP/apply.out)"
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" "10.0.0.0/8 2001:db8:c::/48 " campus
+	assert_eq "$(cat $SYS/relays | wc -l)" 2 relays
+	assert_eq "$(cat $SYS/ports) $(cat $SYS/mode) $(cat $SYS/enabled)" \
+		"25 2525 drop 1" settings
+	assert_eq "$(cat $SYS/report_interval)" 600 report_interval
+	expect_probe timeout cl $MX4 25
+	expect_probe connected rl $MX4 25
+	# A reload that fails validation changes nothing and says why.
+	printf '%s\n' $RL4 10.1.2.3/8 > $TMP/etc/relays.list
+	sed -i 's/MODE=drop/MODE=reject/' $TMP/etc/smtpblock.conf
+	"$APPLY" --conf $TMP/etc/smtpblock.conf > $TMP/apply.out 2>&1
+	assert_eq $? 3 "exit code of an invalid reload"
+	grep -q "relays.list:2" $TMP/apply.out || fail "why: $(cat $TMP/apply.out)"
+	assert_eq "$(cat $SYS/mode)" drop "mode after an invalid reload"
+	assert_eq "$(cat $SYS/relays | wc -l)" 2 "relays after an invalid reload"
+	echo "FLUSH_ALL=1" >> $TMP/etc/smtpblock.conf
+	printf '%s\n' $RL4 > $TMP/etc/relays.list
+	"$APPLY" --conf $TMP/etc/smtpblock.conf > $TMP/apply.out 2>&1
+	assert_eq $? 3 "exit code with an unknown key"
+	sed -i '/FLUSH_ALL/d' $TMP/etc/smtpblock.conf
+	"$APPLY" --conf $TMP/etc/smtpblock.conf > $TMP/apply.out 2>&1 ||
+		fail "good reload: $(cat $TMP/apply.out)"
+	assert_eq "$(cat $SYS/mode) $(cat $SYS/relays)" "reject $RL4/32" "after reload"
+	unset SMTPBLOCKCTL MODPROBE SMTPBLOCK_LOCK
+	unload
+}
+
+ALL_TESTS="bulk_basic bulk_large bulk_errors bulk_concurrent bulk_abandoned
+bulk_atomic_under_load smtpblockctl apply_script"
+run_suite ${*:-$ALL_TESTS}

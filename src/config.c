@@ -4,6 +4,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include "smtpblock/config.h"
+#include "smtpblock/snapshot.h"
 
 static char *campus;
 module_param(campus, charp, 0);
@@ -273,25 +274,28 @@ const char *sb_list_name(enum sb_list which)
 	return list_names[which];
 }
 
-/* Reads part of a list's text; the mutex keeps the set alive meanwhile. */
-ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
-			    size_t count)
+static struct sb_snapshot list_text[] = {
+	[SB_LIST_CAMPUS] = SB_SNAPSHOT_INIT(list_text[SB_LIST_CAMPUS]),
+	[SB_LIST_RELAYS] = SB_SNAPSHOT_INIT(list_text[SB_LIST_RELAYS]),
+};
+
+/* The mutex keeps the set alive while its text is made. */
+static int render_list(void *arg, char **text, size_t *len)
 {
-	struct sb_prefix_set *set;
-	ssize_t ret = 0;
+	enum sb_list which = (uintptr_t)arg;
 	int err;
 
 	mutex_lock(&sb_config_mutex);
-	set = *list_slot(live_config(), which);
-	err = sb_set_text(set);
-	if (err) {
-		ret = err;
-	} else if (off < set->text_len) {
-		ret = min_t(size_t, count, set->text_len - off);
-		memcpy(buf, set->text + off, ret);
-	}
+	err = sb_set_render(*list_slot(live_config(), which), text, len);
 	mutex_unlock(&sb_config_mutex);
-	return ret;
+	return err;
+}
+
+ssize_t sb_config_read_list(enum sb_list which, const struct file *file,
+			    char *buf, loff_t off, size_t count)
+{
+	return sb_snapshot_read(&list_text[which], file, buf, off, count,
+				render_list, (void *)(uintptr_t)which);
 }
 
 static void log_param_error(const char *name, const char *value,
@@ -373,6 +377,8 @@ void sb_config_uninit(void)
 	struct sb_config *cfg = rcu_dereference_protected(sb_live_config, 1);
 
 	RCU_INIT_POINTER(sb_live_config, NULL);
+	sb_snapshot_free(&list_text[SB_LIST_CAMPUS]);
+	sb_snapshot_free(&list_text[SB_LIST_RELAYS]);
 	sb_set_free(cfg->campus);
 	sb_set_free(cfg->relays);
 	kfree(cfg);

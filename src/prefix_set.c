@@ -181,7 +181,6 @@ void sb_set_free(struct sb_prefix_set *set)
 		return;
 	sb_free(set->e4);
 	sb_free(set->e6);
-	sb_free(set->text);
 	sb_free(set);
 }
 
@@ -287,36 +286,35 @@ static size_t format_entry(const struct sb_prefix_set *set, u32 i, char *buf)
 }
 
 /*
- * sb_set_text - make set->text: one canonical prefix a line, sorted
+ * sb_set_render - the canonical text: one prefix a line, sorted
  *
- * Made once per set, on demand, because a set is read back rarely and
- * may hold millions of entries. The caller serialises calls on one set.
+ * Into a new buffer (*@text, sb_free() it, NUL-terminated) of *@len
+ * bytes: each reader gets its own copy, so a set keeps no text and a
+ * read never mixes two sets.
  */
-int sb_set_text(struct sb_prefix_set *set)
+int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len)
 {
 	char line[SB_PREFIX_STRLEN];
 	size_t total = 0, off = 0;
 	u32 i, n = sb_set_count(set);
-	char *text;
+	char *t;
 
-	if (set->text)
-		return 0;
 	for (i = 0; i < n; i++)
 		total += format_entry(set, i, line) + 1;
-	text = sb_alloc_array(total + 1, 1);
-	if (!text)
+	t = sb_alloc_array(total + 1, 1);
+	if (!t)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		off += format_entry(set, i, text + off);
-		text[off++] = '\n';
+		off += format_entry(set, i, t + off);
+		t[off++] = '\n';
 	}
-	text[off] = '\0';
-	set->text = text;
-	set->text_len = off;
+	t[off] = '\0';
+	*text = t;
+	*len = off;
 	return 0;
 }
 
-/* Bytes of the lookup structures (the text cache is not one). */
+/* Bytes of the lookup structures. */
 size_t sb_set_bytes(const struct sb_prefix_set *set)
 {
 	return sizeof(*set) + (size_t)set->n4 * sizeof(*set->e4) +

@@ -21,6 +21,7 @@
 #include "smtpblock/offenders.h"
 #include "smtpblock/parse.h"
 #include "smtpblock/report.h"
+#include "smtpblock/snapshot.h"
 #include "smtpblock/stats.h"
 #include "smtpblock/tunables.h"
 
@@ -90,61 +91,40 @@ void sb_report_blocked(const struct sb_pkt *pkt, u8 hook, u8 action)
 		pkt->dport, sb_hook_name(hook), sb_mode_name(action));
 }
 
-/*
- * The offenders file: rendered whole when a reader starts at offset 0,
- * then served in pages from that one snapshot, so that a reader never
- * sees lines of two moments. Freed when its reader reaches the end.
- */
-static DEFINE_MUTEX(sb_offenders_text_mutex);
-static const struct file *text_owner;
-static char *text;
-static size_t text_len;
+/* The offenders file: one consistent snapshot per reader (snapshot.h). */
+static struct sb_snapshot offenders_text = SB_SNAPSHOT_INIT(offenders_text);
 
-
-static int render_offenders(void)
+static int render_offenders(void *arg, char **text, size_t *len)
 {
 	struct sb_offender *o;
 	u32 n, i;
 	int err = sb_offenders_snapshot(&o, &n);
+	char *t;
 
 	if (err)
 		return err;
-	kvfree(text);
-	text_len = 0;
-	text = kvmalloc_array(n ?: 1, SB_LINE_MAX, GFP_KERNEL);
-	if (!text) {
+	t = kvmalloc_array(n ?: 1, SB_LINE_MAX, GFP_KERNEL);
+	if (!t) {
 		kvfree(o);
 		return -ENOMEM;
 	}
+	*len = 0;
 	for (i = 0; i < n; i++) {
-		text_len += sb_offender_line(&o[i], true, text + text_len,
-					     SB_LINE_MAX - 1);
-		text[text_len++] = '\n';
+		int w = sb_offender_line(&o[i], true, t + *len, SB_LINE_MAX - 1);
+
+		*len += clamp(w, 0, SB_LINE_MAX - 2);
+		t[(*len)++] = '\n';
 	}
 	kvfree(o);
+	*text = t;
 	return 0;
 }
 
 ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 			  size_t count)
 {
-	ssize_t ret = 0;
-
-	mutex_lock(&sb_offenders_text_mutex);
-	if (off == 0 || text_owner != file) {
-		ret = render_offenders();
-		text_owner = ret ? NULL : file;
-	}
-	if (!ret && off < text_len) {
-		ret = min_t(size_t, count, text_len - off);
-		memcpy(buf, text + off, ret);
-	} else if (!ret) {
-		kvfree(text);
-		text = NULL;
-		text_owner = NULL;
-	}
-	mutex_unlock(&sb_offenders_text_mutex);
-	return ret;
+	return sb_snapshot_read(&offenders_text, file, buf, off, count,
+				render_offenders, NULL);
 }
 
 static void report_locked(void)
@@ -229,5 +209,5 @@ int sb_report_init(void)
 void sb_report_uninit(void)
 {
 	cancel_delayed_work_sync(&sb_report_work);
-	kvfree(text);
+	sb_snapshot_free(&offenders_text);
 }

@@ -189,7 +189,8 @@ static ssize_t list_read(struct file *file, struct kobject *kobj,
 			 struct bin_attribute *attr, char *buf, loff_t off,
 			 size_t count)
 {
-	return sb_config_read_list((uintptr_t)attr->private, buf, off, count);
+	return sb_config_read_list((uintptr_t)attr->private, file, buf, off,
+				   count);
 }
 
 static ssize_t list_write(struct file *file, struct kobject *kobj,

@@ -149,7 +149,8 @@ lane_dkms() {
 vm_run() {
 	local log=$1
 	shift
-	tests/vm/run.sh --kver "$KVER" --out "$OUT/vm-$log" -- \
+	# Generous: three suites take about 6 minutes on an idle 2-core machine.
+	tests/vm/run.sh --kver "$KVER" --timeout 2400 --out "$OUT/vm-$log" -- \
 		bash -c 'set -o pipefail; "$@" 2>&1 | tee "$SMTPBLOCK_VM_OUT/'"$log"'.log"' \
 		vm "$@"
 }

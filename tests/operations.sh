@@ -205,6 +205,29 @@ test_bulk_atomic_under_load() {
 	unload
 }
 
+# Reading a list of several pages while it is replaced again and again
+# gives one whole list or the other, never pages of both.
+test_read_consistent() {
+	load_default
+	local i pid
+	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.16.%d.%d/32\n", i / 256, i % 256 }' > $TMP/A
+	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.17.%d.%d/32\n", i / 256, i % 256 }' > $TMP/B
+	bulk campus $TMP/A
+	( for i in $(seq 60); do bulk campus $TMP/A; bulk campus $TMP/B; done ) &
+	pid=$!
+	# One descriptor, a pause after the first page: the list changes
+	# under the reader, which must still get one whole list.
+	for i in $(seq 20); do
+		{ dd bs=4096 count=1 status=none; sleep 0.6; cat; } \
+			< $SYS/campus > $TMP/read
+		cmp -s $TMP/read $TMP/A || cmp -s $TMP/read $TMP/B ||
+			{ fail "read $i mixes lists: $(cut -d. -f1,2 $TMP/read | uniq -c | tr '\n' ' ')"; break; }
+	done
+	kill $pid 2>/dev/null
+	wait $pid
+	unload
+}
+
 # ctl EXPECTED_RC ARGS...: smtpblockctl's exit code, and its stderr kept.
 ctl() {
 	local want=$1 rc
@@ -313,5 +336,5 @@ test_apply_script() {
 }
 
 ALL_TESTS="bulk_basic bulk_large bulk_errors bulk_concurrent bulk_abandoned
-bulk_atomic_under_load smtpblockctl apply_script"
+bulk_atomic_under_load read_consistent smtpblockctl apply_script"
 run_suite ${*:-$ALL_TESTS}

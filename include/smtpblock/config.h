@@ -9,6 +9,7 @@
 #ifndef SMTPBLOCK_CONFIG_H
 #define SMTPBLOCK_CONFIG_H
 
+#include <linux/fs.h>
 #include <linux/rcupdate.h>
 #include "smtpblock/classify.h"
 
@@ -43,7 +44,7 @@ int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set);
 size_t sb_config_memory(void);
 u32 sb_config_list_count(enum sb_list which);
 const char *sb_list_name(enum sb_list which);
-ssize_t sb_config_read_list(enum sb_list which, char *buf, loff_t off,
-			    size_t count);
+ssize_t sb_config_read_list(enum sb_list which, const struct file *file,
+			    char *buf, loff_t off, size_t count);
 
 #endif /* SMTPBLOCK_CONFIG_H */

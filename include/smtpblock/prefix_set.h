@@ -37,9 +37,6 @@ struct sb_prefix_set {
 	u32 n6;
 	struct sb_entry4 *e4;
 	struct sb_entry6 *e6;
-	/* Canonical text, made on first read; see sb_set_text(). */
-	char *text;
-	size_t text_len;
 };
 
 enum sb_edit_op {
@@ -59,7 +56,7 @@ int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
 struct sb_prefix_set *sb_set_empty(void);
 void sb_set_free(struct sb_prefix_set *set);
 bool sb_set_contains(const struct sb_prefix_set *set, const struct sb_addr *a);
-int sb_set_text(struct sb_prefix_set *set);
+int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len);
 size_t sb_set_bytes(const struct sb_prefix_set *set);
 
 static inline u32 sb_set_count(const struct sb_prefix_set *set)

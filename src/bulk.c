@@ -29,6 +29,7 @@ static DEFINE_MUTEX(sb_bulk_mutex);
 static enum sb_bulk_state state;
 static enum sb_list target;
 static loff_t received;
+static unsigned long last_write;	/* jiffies of begin or the last data */
 static struct sb_staged staged;
 static struct delayed_work idle_work;
 
@@ -51,10 +52,19 @@ static void log_failure(void)
 			sb_list_name(target));
 }
 
+/*
+ * The timer may fire for a load that has since ended, while a new one
+ * began: only a load idle for the whole timeout is aborted.
+ */
 static void idle_timeout(struct work_struct *work)
 {
+	unsigned long idle = sb_tunable(SB_BULK_TIMEOUT) * HZ;
+
 	mutex_lock(&sb_bulk_mutex);
-	if (state != SB_BULK_IDLE) {
+	if (state != SB_BULK_IDLE && !time_after_eq(jiffies, last_write + idle)) {
+		mod_delayed_work(system_wq, &idle_work,
+				 last_write + idle - jiffies);
+	} else if (state != SB_BULK_IDLE) {
 		pr_warn("bulk: %s: no write for %u s, load aborted\n",
 			sb_list_name(target), sb_tunable(SB_BULK_TIMEOUT));
 		reset_locked();
@@ -71,16 +81,21 @@ int sb_bulk_begin(const char *buf, size_t len)
 		which = SB_LIST_CAMPUS;
 	else if (sysfs_streq(buf, sb_list_name(SB_LIST_RELAYS)))
 		which = SB_LIST_RELAYS;
-	else
+	else {
+		pr_warn("bulk: begin: write campus or relays\n");
 		return -EINVAL;
+	}
 
 	mutex_lock(&sb_bulk_mutex);
 	if (state != SB_BULK_IDLE) {
+		pr_warn("bulk: begin: a load of %s is open\n",
+			sb_list_name(target));
 		err = -EBUSY;
 	} else {
 		sb_staged_init(&staged);
 		target = which;
 		received = 0;
+		last_write = jiffies;
 		state = SB_BULK_LOADING;
 		schedule_delayed_work(&idle_work, sb_tunable(SB_BULK_TIMEOUT) * HZ);
 	}
@@ -96,6 +111,9 @@ ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count)
 
 	mutex_lock(&sb_bulk_mutex);
 	if (state != SB_BULK_LOADING || off != received) {
+		pr_warn("bulk: data: %s\n", state != SB_BULK_LOADING ?
+			"no load is open" :
+			"not where the last write ended (one writer, in order)");
 		ret = -EINVAL;
 		goto out;
 	}
@@ -107,6 +125,7 @@ ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count)
 		goto out;
 	}
 	received += count;
+	last_write = jiffies;
 	mod_delayed_work(system_wq, &idle_work, sb_tunable(SB_BULK_TIMEOUT) * HZ);
 out:
 	mutex_unlock(&sb_bulk_mutex);
@@ -121,6 +140,8 @@ int sb_bulk_commit(void)
 
 	mutex_lock(&sb_bulk_mutex);
 	if (state != SB_BULK_LOADING) {
+		pr_warn("bulk: commit: %s\n", state == SB_BULK_IDLE ?
+			"no load is open" : "the load failed: abort it");
 		err = -EINVAL;
 		goto out;
 	}

@@ -2,6 +2,7 @@
 /* Module parameters, the live configuration snapshot and its changes. */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include "smtpblock/config.h"
 #include "smtpblock/snapshot.h"
@@ -28,8 +29,15 @@ MODULE_PARM_DESC(enabled, "1 to filter, 0 to accept everything and count nothing
 
 struct sb_config __rcu *sb_live_config;
 
-/* Serialises every change and every reader that may sleep. */
+/* Serialises every change. */
 static DEFINE_MUTEX(sb_config_mutex);
+
+/*
+ * Keeps retired sets alive while a reader renders one (which sleeps, so
+ * RCU alone cannot): readers share it, and only freeing a set excludes
+ * them. Readers never hold up changes, only the freeing of what they read.
+ */
+static DECLARE_RWSEM(sb_sets_rwsem);
 
 static const char *const list_names[] = {
 	[SB_LIST_CAMPUS] = "campus",
@@ -83,7 +91,11 @@ static void config_publish(struct sb_config *next,
 	prev = rcu_replace_pointer(sb_live_config, next,
 				   lockdep_is_held(&sb_config_mutex));
 	synchronize_rcu();
-	sb_set_free(retired);
+	if (retired) {
+		down_write(&sb_sets_rwsem);
+		sb_set_free(retired);
+		up_write(&sb_sets_rwsem);
+	}
 	kfree(prev);
 }
 
@@ -279,15 +291,19 @@ static struct sb_snapshot list_text[] = {
 	[SB_LIST_RELAYS] = SB_SNAPSHOT_INIT(list_text[SB_LIST_RELAYS]),
 };
 
-/* The mutex keeps the set alive while its text is made. */
+/* Without sb_config_mutex: a reader, however slow, never blocks a change. */
 static int render_list(void *arg, char **text, size_t *len)
 {
 	enum sb_list which = (uintptr_t)arg;
+	struct sb_prefix_set *set;
 	int err;
 
-	mutex_lock(&sb_config_mutex);
-	err = sb_set_render(*list_slot(live_config(), which), text, len);
-	mutex_unlock(&sb_config_mutex);
+	down_read(&sb_sets_rwsem);
+	rcu_read_lock();
+	set = *list_slot(rcu_dereference(sb_live_config), which);
+	rcu_read_unlock();
+	err = sb_set_render(set, text, len);
+	up_read(&sb_sets_rwsem);
 	return err;
 }
 

@@ -79,7 +79,7 @@ static unsigned int sb_hook_ipv4(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct sb_pkt_src src = { .skb = skb };
-	struct sb_pkt pkt;
+	struct sb_pkt pkt = {};	/* a hidden port reads as 0 */
 	enum sb_pkt_kind kind = sb_pkt_parse4(&src, &pkt);
 
 	/* The fast path: no table, no snapshot, for all but TCP. */
@@ -92,7 +92,7 @@ static unsigned int sb_hook_ipv6(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct sb_pkt_src src = { .skb = skb };
-	struct sb_pkt pkt;
+	struct sb_pkt pkt = {};
 	enum sb_pkt_kind kind = sb_pkt_parse6(&src, &pkt);
 
 	if (kind == SB_PKT_OTHER)
@@ -127,13 +127,23 @@ static const struct nf_hook_ops sb_hook_ops[] = {
 	},
 };
 
+/*
+ * Unregistering does not wait for hooks still running on other CPUs
+ * (their entries are freed by RCU), but the caller frees what they use
+ * next: wait for them here, on success and failure alike.
+ */
 int sb_hooks_init(void)
 {
-	return nf_register_net_hooks(&init_net, sb_hook_ops,
-				     ARRAY_SIZE(sb_hook_ops));
+	int err = nf_register_net_hooks(&init_net, sb_hook_ops,
+					ARRAY_SIZE(sb_hook_ops));
+
+	if (err)
+		synchronize_net();
+	return err;
 }
 
 void sb_hooks_uninit(void)
 {
 	nf_unregister_net_hooks(&init_net, sb_hook_ops, ARRAY_SIZE(sb_hook_ops));
+	synchronize_net();
 }

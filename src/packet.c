@@ -92,15 +92,17 @@ static bool v6_is_exthdr(u8 nexthdr)
 
 /*
  * A later IPv6 fragment: its data starts at @frag_units * 8 of the
- * fragmentable part, which begins with header @nexthdr. If that is TCP,
- * only offset 8 overlaps the ports and flags. If it is another extension
- * header, where TCP starts is unknown, so any offset may overlap it.
+ * fragmentable part. Receivers take the protocol from the first fragment,
+ * not from this one's @nexthdr, so offset 8 (the TCP flags, if TCP starts
+ * the part) is suspect whatever @nexthdr says. If the part starts with
+ * another extension header, where TCP begins is unknown, so any offset
+ * may overlap it.
  */
 static enum sb_pkt_kind v6_later_fragment(u8 nexthdr, u32 frag_units)
 {
-	if (nexthdr == PROTO_TCP)
-		return frag_units == 1 ? SB_PKT_HIDDEN : SB_PKT_OTHER;
-	return v6_is_exthdr(nexthdr) ? SB_PKT_HIDDEN : SB_PKT_OTHER;
+	if (frag_units == 1 || v6_is_exthdr(nexthdr))
+		return SB_PKT_HIDDEN;
+	return SB_PKT_OTHER;
 }
 
 enum sb_pkt_kind sb_pkt_parse6(const struct sb_pkt_src *src, struct sb_pkt *pkt)

@@ -66,6 +66,7 @@ static int net_changes(const struct sb_prefix_set *base, struct sb_edit *edits,
 
 	sb_sort(edits, n, sizeof(*edits), edit_cmp);
 	while (i < n) {
+		sb_cond_resched(i);
 		was = set_has_exact(base, &edits[i].pfx);
 		now = was;
 		for (j = i; j < n && !sb_prefix_cmp(&edits[j].pfx, &edits[i].pfx);
@@ -100,6 +101,7 @@ static void fill_cover4(struct sb_entry4 *e, u32 n)
 	for (i = 0; i < n; i++) {
 		u32 last = sb_prefix_last4(e[i].first, e[i].len);
 
+		sb_cond_resched(i);
 		if (i == 0 || last > cover)
 			cover = last;
 		e[i].cover = cover;
@@ -112,6 +114,7 @@ static void fill_cover6(struct sb_entry6 *e, u32 n)
 	u32 i;
 
 	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
 		last = sb_prefix_last6(&e[i].first, e[i].len);
 		if (i == 0 || sb_u128_cmp(&last, &cover) > 0)
 			cover = last;
@@ -299,12 +302,15 @@ int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len)
 	u32 i, n = sb_set_count(set);
 	char *t;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
 		total += format_entry(set, i, line) + 1;
+	}
 	t = sb_alloc_array(total + 1, 1);
 	if (!t)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
 		off += format_entry(set, i, t + off);
 		t[off++] = '\n';
 	}

@@ -5,6 +5,8 @@
 #include <linux/string.h>
 #include "smtpblock/snapshot.h"
 
+#define SB_SNAPSHOT_SECONDS 10
+
 static void drop_locked(struct sb_snapshot *snap)
 {
 	kvfree(snap->text);
@@ -39,6 +41,8 @@ ssize_t sb_snapshot_read(struct sb_snapshot *snap, const struct file *file,
 	if (off < snap->len) {
 		ret = min_t(size_t, count, snap->len - off);
 		memcpy(buf, snap->text + off, ret);
+		mod_delayed_work(system_wq, &snap->expire,
+				 SB_SNAPSHOT_SECONDS * HZ);
 	} else {
 		drop_locked(snap);
 	}
@@ -47,8 +51,20 @@ out:
 	return ret;
 }
 
+void sb_snapshot_expire(struct work_struct *work)
+{
+	struct sb_snapshot *snap =
+		container_of(to_delayed_work(work), struct sb_snapshot, expire);
+
+	mutex_lock(&snap->lock);
+	drop_locked(snap);
+	mutex_unlock(&snap->lock);
+}
+
+/* At unload, once no reader can come. */
 void sb_snapshot_free(struct sb_snapshot *snap)
 {
+	cancel_delayed_work_sync(&snap->expire);
 	mutex_lock(&snap->lock);
 	drop_locked(snap);
 	mutex_unlock(&snap->lock);

@@ -201,8 +201,11 @@ static ssize_t list_write(struct file *file, struct kobject *kobj,
 
 	if (!may_configure())
 		return -EPERM;
-	if (off != 0 || count >= PAGE_SIZE)
+	if (off != 0 || count >= PAGE_SIZE) {
+		pr_warn("%s: a write must be one write() under %lu bytes; use bulk/ for whole lists\n",
+			attr->attr.name, PAGE_SIZE);
 		return -E2BIG;
+	}
 	err = sb_config_write_list((uintptr_t)attr->private, buf, count);
 	return err ? err : count;
 }

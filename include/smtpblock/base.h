@@ -17,9 +17,12 @@
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/sort.h>
+#include <linux/sched.h>
 #include <linux/skbuff.h>
 
 #define sb_alloc_array(n, size)	kvmalloc_array(n, size, GFP_KERNEL)
+/* Long loops over millions of entries yield now and then (never atomic). */
+#define sb_cond_resched(i)	do { if (!((i) & 0xffff)) cond_resched(); } while (0)
 #define sb_zalloc(size)		kzalloc(size, GFP_KERNEL)
 #define sb_free(p)		kvfree(p)
 
@@ -66,6 +69,7 @@ typedef int64_t s64;
 
 #define sb_zalloc(size)		calloc(1, size)
 #define sb_free(p)		free(p)
+#define sb_cond_resched(i)	do { (void)(i); } while (0)
 
 static inline void *sb_alloc_array(size_t n, size_t size)
 {

@@ -204,7 +204,11 @@ static void ipv6_evasion(void)
 	CHECK(parse6(64, &p) == SB_PKT_HIDDEN);
 	put_frag(40, 6, 2, false);
 	CHECK(parse6(64, &p) == SB_PKT_OTHER);
+	/* Receivers take the protocol from the first fragment: offset 8 is
+	 * suspect whatever this fragment's next header claims. */
 	put_frag(40, 17, 1, true);
+	CHECK(parse6(64, &p) == SB_PKT_HIDDEN);
+	put_frag(40, 17, 2, true);
 	CHECK(parse6(64, &p) == SB_PKT_OTHER);
 	/* A later fragment whose fragmentable part starts with options. */
 	put_frag(40, 60, 5, true);

@@ -61,9 +61,13 @@ unit:
 check:
 	tests/check.sh
 
+# Static checks of the module: W=1, sparse, checkpatch --strict.
+lint:
+	tests/lint.sh
+
 # Boots the VM and tells the story: blocked on 25, allowed on 587 and
 # through the relay, and the counters.
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check demo
+.PHONY: all module tools install clean unit check lint demo

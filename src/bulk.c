@@ -77,11 +77,11 @@ int sb_bulk_begin(const char *buf, size_t len)
 	enum sb_list which;
 	int err = 0;
 
-	if (sysfs_streq(buf, sb_list_name(SB_LIST_CAMPUS)))
+	if (sysfs_streq(buf, sb_list_name(SB_LIST_CAMPUS))) {
 		which = SB_LIST_CAMPUS;
-	else if (sysfs_streq(buf, sb_list_name(SB_LIST_RELAYS)))
+	} else if (sysfs_streq(buf, sb_list_name(SB_LIST_RELAYS))) {
 		which = SB_LIST_RELAYS;
-	else {
+	} else {
 		pr_warn("bulk: begin: write campus or relays\n");
 		return -EINVAL;
 	}

@@ -327,7 +327,7 @@ static void log_param_error(const char *name, const char *value,
 /* Parses the module parameters into the first snapshot; all or nothing. */
 static int config_from_params(struct sb_config *cfg)
 {
-	const char *list_text[] = { campus ?: "flush", relays ?: "flush" };
+	const char *const list_text[] = { campus ?: "flush", relays ?: "flush" };
 	struct sb_parse_err perr = {};
 	struct sb_list_write w;
 	u32 bad_pos;

@@ -281,8 +281,7 @@ int sb_mode_parse(const char *buf, size_t len, enum sb_mode *mode,
 		  struct sb_parse_err *err)
 {
 	u32 i;
-	int ret = parse_word(buf, len, mode_names,
-			     sizeof(mode_names) / sizeof(mode_names[0]), &i,
+	int ret = parse_word(buf, len, mode_names, ARRAY_SIZE(mode_names), &i,
 			     err);
 
 	if (!ret)

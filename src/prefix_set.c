@@ -71,13 +71,12 @@ static int net_changes(const struct sb_prefix_set *base, struct sb_edit *edits,
 		now = was;
 		for (j = i; j < n && !sb_prefix_cmp(&edits[j].pfx, &edits[i].pfx);
 		     j++) {
-			if (edits[j].op == SB_EDIT_ADD) {
+			if (edits[j].op == SB_EDIT_ADD)
 				now = true;
-			} else if (now) {
+			else if (now)
 				now = false;
-			} else if (!first_bad || edits[j].pos < first_bad) {
+			else if (!first_bad || edits[j].pos < first_bad)
 				first_bad = edits[j].pos;
-			}
 		}
 		if (now != was) {
 			edits[w] = edits[i];

@@ -4,10 +4,12 @@
 # tests/check.sh - what `make check` runs; `--demo` is what `make demo` runs.
 #
 # Lanes, in order: userspace unit tests of the pure files; a W=1 build of
-# the module against the Debian 12 kernel headers; the test tools; a dkms
-# build from the tracked files; the VM suite (tests/smtpblock.sh) on that Debian kernel under qemu. Each lane
-# prints KTAP; the last line of the run is "N passed, N failed" over all
-# of them (a skipped test counts in neither and is listed as skipped).
+# the module against the Debian 12 kernel headers, smtpblockctl and the
+# test tools; make lint (W=1, sparse, checkpatch --strict); a dkms round
+# trip from the tracked files; the VM suites on that Debian kernel under
+# qemu. Each lane prints KTAP; the last line of the run is
+# "N passed, N failed" over all of them (a skipped test counts in neither
+# and is listed as skipped).
 # Installs what it needs from Debian's packages when run as root.
 #
 # Results and logs: tests/out/ (or $SMTPBLOCK_OUT).
@@ -145,6 +147,15 @@ lane_dkms() {
 	rm -rf "$src"
 }
 
+lane_lint() {
+	echo "# lane: static checks (make lint)"
+	LINT_NO_SUMMARY=1 tests/lint.sh > "$OUT/lint-ktap.log" 2>&1
+	cat "$OUT/lint-ktap.log"
+	tally "$OUT/lint-ktap.log"
+	grep -q '^ok 3 ' "$OUT/lint-ktap.log" || grep -q '^not ok' "$OUT/lint-ktap.log" ||
+		result FAIL lint.complete "see $OUT/lint-ktap.log"
+}
+
 # vm_run LOGNAME COMMAND...: COMMAND in the VM, its output also in LOGNAME.
 vm_run() {
 	local log=$1
@@ -185,5 +196,5 @@ if [ "${1:-}" = --demo ]; then
 	exit
 fi
 lane_unit
-lane_kernel && lane_build && lane_dkms && lane_vm
+lane_kernel && lane_build && lane_lint && lane_dkms && lane_vm
 finish

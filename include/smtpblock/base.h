@@ -69,7 +69,8 @@ typedef int64_t s64;
 
 #define sb_zalloc(size)		calloc(1, size)
 #define sb_free(p)		free(p)
-#define sb_cond_resched(i)	do { (void)(i); } while (0)
+#define sb_cond_resched(i)	((void)(i))
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 static inline void *sb_alloc_array(size_t n, size_t size)
 {

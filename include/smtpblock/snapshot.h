@@ -16,7 +16,7 @@
 #include <linux/workqueue.h>
 
 struct sb_snapshot {
-	struct mutex lock;
+	struct mutex lock;		/* guards the fields below */
 	const struct file *owner;	/* the reader the text was made for */
 	char *text;
 	size_t len;

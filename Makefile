@@ -65,9 +65,14 @@ check:
 lint:
 	tests/lint.sh
 
+# libFuzzer on every parser, from the module's own pure files.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # Boots the VM and tells the story: blocked on 25, allowed on 587 and
 # through the relay, and the counters.
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check lint demo
+.PHONY: all module tools install clean unit check lint fuzz demo

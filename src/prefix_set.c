@@ -231,7 +231,9 @@ int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
 	}
 	/* IPv4 sorts before IPv6, so the changes come family by family. */
 	merge4(set->e4, base ? base->e4 : NULL, b4, edits, n4ch);
-	merge6(set->e6, base ? base->e6 : NULL, b6, edits + n4ch, nch - n4ch);
+	/* (No arithmetic on a NULL @edits: an empty write may have none.) */
+	merge6(set->e6, base ? base->e6 : NULL, b6, edits ? edits + n4ch : NULL,
+	       nch - n4ch);
 	*out = set;
 	return 0;
 }

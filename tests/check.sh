@@ -3,7 +3,8 @@
 #
 # tests/check.sh - what `make check` runs; `--demo` is what `make demo` runs.
 #
-# Lanes, in order: userspace unit tests of the pure files; a W=1 build of
+# Lanes, in order: userspace unit tests of the pure files; 30 s of
+# libFuzzer on the same parsers (make fuzz); a W=1 build of
 # the module against the Debian 12 kernel headers, smtpblockctl and the
 # test tools; make lint (W=1, sparse, checkpatch --strict); a dkms round
 # trip from the tracked files; the VM suites on that Debian kernel under
@@ -147,6 +148,15 @@ lane_dkms() {
 	rm -rf "$src"
 }
 
+lane_fuzz() {
+	echo "# lane: libFuzzer on the parsers, 30 s (make fuzz runs longer)"
+	tests/fuzz/run.sh 30 > "$OUT/fuzz-ktap.log" 2>&1
+	grep -v '^#' "$OUT/fuzz-ktap.log" | tail -n 40
+	tally "$OUT/fuzz-ktap.log"
+	grep -qE '^(not )?ok 1 ' "$OUT/fuzz-ktap.log" ||
+		result FAIL fuzz.parsers "see $OUT/fuzz-ktap.log"
+}
+
 lane_lint() {
 	echo "# lane: static checks (make lint)"
 	LINT_NO_SUMMARY=1 tests/lint.sh > "$OUT/lint-ktap.log" 2>&1
@@ -196,5 +206,6 @@ if [ "${1:-}" = --demo ]; then
 	exit
 fi
 lane_unit
+lane_fuzz
 lane_kernel && lane_build && lane_lint && lane_dkms && lane_vm
 finish

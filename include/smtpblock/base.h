@@ -82,7 +82,9 @@ static inline void *sb_alloc_array(size_t n, size_t size)
 static inline void sb_sort(void *base, size_t num, size_t size,
 			   int (*cmp)(const void *, const void *))
 {
-	qsort(base, num, size, cmp);
+	/* qsort()'s base must not be NULL even for 0 elements (C11 7.22.5). */
+	if (num)
+		qsort(base, num, size, cmp);
 }
 
 struct sb_pkt_src {

@@ -45,6 +45,20 @@ static void format(void)
 	sb_staged_free(&s);
 }
 
+/* Found by make fuzz: only comments, so no entry array at all. */
+static void comments_only(void)
+{
+	struct sb_prefix_set *set;
+	struct sb_staged s;
+	u32 bad;
+
+	CHECK(feed(&s, "# c\n# d\n\n", 0) == 0 && s.n == 0 && !s.edits);
+	CHECK(sb_set_build(NULL, s.edits, s.n, &set, &bad) == 0);
+	CHECK(sb_set_count(set) == 0);
+	sb_set_free(set);
+	sb_staged_free(&s);
+}
+
 static void errors_name_the_line(void)
 {
 	static const char *const bad[] = {
@@ -113,5 +127,5 @@ static void many(void)
 	sb_staged_free(&s);
 }
 
-UNIT_MAIN("staged", T(format), T(errors_name_the_line), T(long_lines),
+UNIT_MAIN("staged", T(format), T(comments_only), T(errors_name_the_line), T(long_lines),
 	  T(many))

@@ -302,20 +302,28 @@ static ssize_t memory_bytes_show(struct kobject *kobj,
 static struct kobj_attribute memory_bytes_attr = __ATTR_RO(memory_bytes);
 
 /* Gauges: list sizes, without rendering the lists. */
-static ssize_t campus_entries_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
+struct sb_entries_attr {
+	struct kobj_attribute attr;
+	enum sb_list list;
+};
+
+static ssize_t entries_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
 {
-	return sysfs_emit(buf, "%u\n", sb_config_list_count(SB_LIST_CAMPUS));
+	const struct sb_entries_attr *ea =
+		container_of(attr, struct sb_entries_attr, attr);
+
+	return sysfs_emit(buf, "%u\n", sb_config_list_count(ea->list));
 }
 
-static ssize_t relays_entries_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", sb_config_list_count(SB_LIST_RELAYS));
-}
+#define SB_ENTRIES_ATTR(name, which)					\
+	static struct sb_entries_attr name##_entries_attr = {		\
+		.attr = __ATTR(name##_entries, 0444, entries_show, NULL), \
+		.list = which,						\
+	}
 
-static struct kobj_attribute campus_entries_attr = __ATTR_RO(campus_entries);
-static struct kobj_attribute relays_entries_attr = __ATTR_RO(relays_entries);
+SB_ENTRIES_ATTR(campus, SB_LIST_CAMPUS);
+SB_ENTRIES_ATTR(relays, SB_LIST_RELAYS);
 
 static struct attribute *sb_stat_attrs[] = {
 	&stat_syn_seen_attr.attr.attr,
@@ -329,8 +337,8 @@ static struct attribute *sb_stat_attrs[] = {
 	&stat_offenders_evicted_attr.attr.attr,
 	&stat_log_suppressed_attr.attr.attr,
 	&memory_bytes_attr.attr,
-	&campus_entries_attr.attr,
-	&relays_entries_attr.attr,
+	&campus_entries_attr.attr.attr,
+	&relays_entries_attr.attr.attr,
 	NULL
 };
 

@@ -9,6 +9,7 @@
 #include <linux/kobject.h>
 #include <linux/sysfs.h>
 #include "smtpblock/bulk.h"
+#include "smtpblock/compat.h"
 #include "smtpblock/config.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/report.h"
@@ -186,16 +187,16 @@ static struct attribute *sb_attrs[] = {
  * pieces, so a chunk that may have a successor is refused.
  */
 static ssize_t list_read(struct file *file, struct kobject *kobj,
-			 struct bin_attribute *attr, char *buf, loff_t off,
-			 size_t count)
+			 SB_BIN_ATTR_CONST struct bin_attribute *attr,
+			 char *buf, loff_t off, size_t count)
 {
 	return sb_config_read_list((uintptr_t)attr->private, file, buf, off,
 				   count);
 }
 
 static ssize_t list_write(struct file *file, struct kobject *kobj,
-			  struct bin_attribute *attr, char *buf, loff_t off,
-			  size_t count)
+			  SB_BIN_ATTR_CONST struct bin_attribute *attr,
+			  char *buf, loff_t off, size_t count)
 {
 	int err;
 
@@ -226,8 +227,8 @@ static struct bin_attribute relays_attr = {
 
 /* Personal data of users: readable by root only. */
 static ssize_t offenders_read(struct file *file, struct kobject *kobj,
-			      struct bin_attribute *attr, char *buf, loff_t off,
-			      size_t count)
+			      SB_BIN_ATTR_CONST struct bin_attribute *attr,
+			      char *buf, loff_t off, size_t count)
 {
 	return sb_offenders_read(file, buf, off, count);
 }
@@ -237,7 +238,8 @@ static struct bin_attribute offenders_attr = {
 	.read = offenders_read,
 };
 
-static struct bin_attribute *sb_bin_attrs[] = {
+static SB_BIN_ATTR_CONST struct bin_attribute *SB_BIN_ATTR_CONST
+sb_bin_attrs[] = {
 	&campus_attr,
 	&relays_attr,
 	&offenders_attr,
@@ -390,8 +392,8 @@ static ssize_t status_show(struct kobject *kobj, struct kobj_attribute *attr,
 }
 
 static ssize_t data_write(struct file *file, struct kobject *kobj,
-			  struct bin_attribute *attr, char *buf, loff_t off,
-			  size_t count)
+			  SB_BIN_ATTR_CONST struct bin_attribute *attr,
+			  char *buf, loff_t off, size_t count)
 {
 	if (!may_configure())
 		return -EPERM;
@@ -416,7 +418,8 @@ static struct attribute *sb_bulk_attrs[] = {
 	NULL
 };
 
-static struct bin_attribute *sb_bulk_bin_attrs[] = {
+static SB_BIN_ATTR_CONST struct bin_attribute *SB_BIN_ATTR_CONST
+sb_bulk_bin_attrs[] = {
 	&data_attr,
 	NULL
 };

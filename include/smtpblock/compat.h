@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels smtpblock supports, in one place.
+ * Each entry says which kernel changed what; the rest of the module is
+ * written against the newest API where it can be, through these names.
+ *
+ * Supported: Linux 6.1 up to 7.2 (tested on each Debian kernel named in
+ * README.md). Outside that range the build stops here, with a message,
+ * rather than at some later error: a kernel newer than the last one we
+ * tested can be tried with `make SMTPBLOCK_UNTESTED_KERNEL=1`.
+ */
+#ifndef SMTPBLOCK_COMPAT_H
+#define SMTPBLOCK_COMPAT_H
+
+#include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "smtpblock supports Linux 6.1 to 7.2; this kernel is older than 6.1"
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0) && !defined(SMTPBLOCK_UNTESTED_KERNEL)
+#error "smtpblock is tested up to Linux 7.2; to try this newer kernel anyway, build with SMTPBLOCK_UNTESTED_KERNEL=1"
+#endif
+
+/*
+ * 6.16 made struct bin_attribute const for sysfs: the read/write
+ * callbacks take a const attribute and attribute_group.bin_attrs is an
+ * array of const pointers (6.13-6.15 offered both forms through
+ * read_new/write_new and bin_attrs_new; the old form still works there).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#define SB_BIN_ATTR_CONST const
+#else
+#define SB_BIN_ATTR_CONST
+#endif
+
+#endif /* SMTPBLOCK_COMPAT_H */

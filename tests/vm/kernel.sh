@@ -104,7 +104,7 @@ kernel_default_kver() {
 # Prints the host packages (from KERNEL_SH_PKGS + headers) not installed.
 kernel_missing_packages() {
 	local kver=$1 pkg
-	for pkg in "${KERNEL_SH_PKGS[@]}" "linux-headers-$kver"; do
+	for pkg in "${KERNEL_SH_PKGS[@]}" ${kver:+"linux-headers-$kver"}; do
 		if [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]; then
 			echo "$pkg"
 		fi
@@ -223,14 +223,23 @@ kernel_ensure() {
 	case $KVER in
 	*/* | '' | .*) kernel_die "bad kernel version '$KVER'" ;;
 	esac
-	kernel_ensure_packages "$KVER"
-	# shellcheck disable=SC2034  # used by callers / kernel_print_vars
-	KDIR=/usr/src/linux-headers-$KVER
 	KTREE=$(kernel_cache_root)/kernels/$KVER
 	# shellcheck disable=SC2034
 	VMLINUZ=$KTREE/boot/vmlinuz-$KVER
 	# shellcheck disable=SC2034
 	KMODDIR=$KTREE/lib/modules/$KVER
+	# A tree another script prepared (the debug kernel, a kernel from a
+	# newer suite): nothing to fetch; its headers are where `build` points.
+	if [ -f "$KTREE/.external" ]; then
+		kernel_tree_ok "$KVER" "$KTREE" || kernel_die "$KTREE is incomplete: rerun $(cat "$KTREE/.external")"
+		kernel_ensure_packages "" # the rig's packages only
+		KDIR=$(readlink -f "$KMODDIR/build")
+		kernel_set_vmlinux
+		return 0
+	fi
+	kernel_ensure_packages "$KVER"
+	# shellcheck disable=SC2034  # used by callers / kernel_print_vars
+	KDIR=/usr/src/linux-headers-$KVER
 	kernel_tree_ok "$KVER" "$KTREE" && { kernel_set_vmlinux; return 0; }
 
 	local kdir lock

@@ -340,14 +340,19 @@ test_cap_net_admin() {
 # sniffed HOST ADDR... : counts crafted packets with our mark arriving at
 # the outside MX while pktcraft sends ARGS from the campus client.
 crafted() {
-	local from=$1
+	local from=$1 dst
 	shift
+	dst=$(echo "$*" | sed -n 's/.*--dst \([^ ]*\).*/\1/p')
 	rm -f "$TMP/sniff.ready"
-	on mx "$TOOLS/pktcraft" sniff -i eth0 -t 1500 -r "$TMP/sniff.ready" \
-		> "$TMP/sniff.out" &
+	# The fence, a SYN-ACK sent after the packets under test on the same
+	# path, ends the count: no fixed wait that a slow VM could outlast.
+	on mx "$TOOLS/pktcraft" sniff -i eth0 -t 20000 --fence 0x4f4f \
+		-r "$TMP/sniff.ready" > "$TMP/sniff.out" &
 	local pid=$!
 	wait_for_file "$TMP/sniff.ready" || fail "sniffer not ready"
 	on "$from" "$TOOLS/pktcraft" send "$@" >/dev/null || fail "pktcraft send $*"
+	on "$from" "$TOOLS/pktcraft" send --dst "$dst" --flags syn,ack \
+		--dport 80 --mark 0x4f4f >/dev/null || fail "pktcraft send fence"
 	wait $pid
 	cat "$TMP/sniff.out"
 }

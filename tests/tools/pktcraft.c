@@ -4,6 +4,7 @@
  *
  *   pktcraft send [options] --dst ADDR
  *   pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]
+ *                  [--fence F]
  *                  [--dir in|out|any] [-r READY_FILE]
  *
  * "send" builds the whole IP packet itself (raw IPPROTO_RAW socket) so that
@@ -78,7 +79,7 @@ static _Noreturn void usage(void)
 "           [--ext LIST] [--ext-repeat N] [--frag-offset N]\n"
 "           [--more-fragments] [--frag-id N] [--frag-len L] [--tcp-bytes K]\n"
 "           [--payload N]\n"
-"       pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]\n"
+"       pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N] [--fence F]\n"
 "           [--dir in|out|any] [-r READY_FILE]\n"
 "\n"
 "send:\n"
@@ -108,7 +109,9 @@ static _Noreturn void usage(void)
 "  --payload      N zero bytes after the TCP header\n"
 "sniff: prints the number of packets carrying the mark seen on IFACE\n"
 "  (default direction: in) within TIMEOUT_MS (default %d) or until N were\n"
-"  seen; creates READY_FILE once capturing.\n",
+"  seen, or until a packet carrying mark F (a fence sent after the\n"
+"  packets under test: what is not there by then was dropped) arrives;\n"
+"  creates READY_FILE once capturing.\n",
 		DEF_SPORT, DEF_DPORT, DEF_MARK, DEF_TIMEOUT_MS);
 	exit(EXIT_USAGE);
 }
@@ -787,6 +790,8 @@ struct sniff {
 	long timeout_ms;
 	uint32_t mark;
 	unsigned long expect;		/* 0: run until the timeout */
+	uint32_t fence;			/* stop at a packet with this mark */
+	bool has_fence;
 	enum direction dir;
 };
 
@@ -800,7 +805,7 @@ static long now_ms(void)
 
 static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 {
-	enum { O_MARK = 256, O_EXPECT, O_DIR };
+	enum { O_MARK = 256, O_EXPECT, O_DIR, O_FENCE };
 	static const struct option lopts[] = {
 		{ "iface",	required_argument, NULL, 'i' },
 		{ "timeout",	required_argument, NULL, 't' },
@@ -808,6 +813,7 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		{ "mark",	required_argument, NULL, O_MARK },
 		{ "expect",	required_argument, NULL, O_EXPECT },
 		{ "dir",	required_argument, NULL, O_DIR },
+		{ "fence",	required_argument, NULL, O_FENCE },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -829,6 +835,10 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 			break;
 		case O_EXPECT:
 			s->expect = parse_num(optarg, 1, ~0UL);
+			break;
+		case O_FENCE:
+			s->fence = parse_num(optarg, 0, 0xfffff);
+			s->has_fence = true;
 			break;
 		case O_DIR:
 			if (!strcmp(optarg, "in"))
@@ -885,15 +895,15 @@ static bool dir_ok(const struct sniff *s, unsigned char pkttype)
 	return s->dir == DIR_ANY || (s->dir == DIR_OUT) == out;
 }
 
-static bool has_mark(const struct sniff *s, const struct sockaddr_ll *from,
+static bool has_mark(uint32_t mark, const struct sockaddr_ll *from,
 		     const uint8_t *p, ssize_t len)
 {
 	if (from->sll_protocol == htons(ETH_P_IP))
 		return len >= IPV4_HDR_LEN && p[0] >> 4 == 4 &&
-		       get16(p + 4) == s->mark;
+		       get16(p + 4) == mark;
 	if (from->sll_protocol == htons(ETH_P_IPV6))
 		return len >= IPV6_HDR_LEN && p[0] >> 4 == 6 &&
-		       (get32(p) & 0xfffff) == s->mark;
+		       (get32(p) & 0xfffff) == mark;
 	return false;
 }
 
@@ -950,7 +960,11 @@ static int cmd_sniff(int argc, char **argv)
 				continue;
 			die("recvfrom");
 		}
-		if (dir_ok(&s, from.sll_pkttype) && has_mark(&s, &from, buf, n))
+		if (!dir_ok(&s, from.sll_pkttype))
+			continue;
+		if (s.has_fence && has_mark(s.fence, &from, buf, n))
+			break;
+		if (has_mark(s.mark, &from, buf, n))
 			count++;
 	}
 	warn_drops(fd);

@@ -44,9 +44,10 @@ fi
 STRESS_ROUNDS=${STRESS_ROUNDS:-1000}
 DEBUGFS=/sys/kernel/debug
 
-# flood: SYNs from 1000 campus sources, IPv4 and IPv6, to port 25 and
-# 443, in rounds, until $TMP/stop exists. One sender at a time: under
-# TCG the guest's two CPUs are the bottleneck, and the churn must run too.
+# flood [PAUSE]: SYNs from 1000 campus sources, IPv4 and IPv6, to port
+# 25 and 443, in rounds of 2000 packets, PAUSE seconds apart (default 0),
+# until $TMP/stop exists. One sender at a time: under TCG the guest's two
+# CPUs are the bottleneck, and the churn must run too.
 flood() {
 	local dst port
 	while [ ! -e "$TMP/stop" ]; do
@@ -54,6 +55,7 @@ flood() {
 			for port in 25 443; do
 				ip netns exec "$(ns cl)" "$TOOLS/pktcraft" send --dst $dst \
 					--dport $port --vary-src 1000 --count 2000 > /dev/null
+				sleep "${1:-0}"
 			done
 		done
 	done
@@ -144,16 +146,18 @@ hold_files_open() {
 }
 
 test_load_unload_loop() {
-	local i pids loads=0
+	local i pids loads=0 t0=$SECONDS
 	rm -f "$TMP/stop"
 	hold_files_open &
 	pids=$!
-	flood &
+	# Traffic that flows, without starving the loads of CPU.
+	flood 0.5 &
 	pids+=" $!"
 	for i in $(seq 100); do
 		load_default && loads=$((loads + 1))
 		[ $((i % 10)) = 0 ] && echo 1 > $SYS/report
 		unload
+		[ $((i % 25)) = 0 ] && echo "# $i loads and unloads in $((SECONDS - t0)) s"
 	done
 	touch "$TMP/stop"
 	wait $pids

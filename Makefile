@@ -61,6 +61,16 @@ unit:
 check:
 	tests/check.sh
 
+# Every VM suite on a debug kernel (KASAN, UBSAN, kmemleak, lockdep,
+# PROVE_RCU...) built from Debian's linux-source-6.1 once and cached.
+check-debug:
+	tests/check.sh --debug
+
+# The module built with each newer Debian suite's compiler (chroots,
+# cached) and every VM suite on that suite's kernel: 6.12 and 7.2.
+check-compat:
+	tests/check.sh --compat
+
 # Static checks of the module: W=1, sparse, checkpatch --strict.
 lint:
 	tests/lint.sh
@@ -75,4 +85,4 @@ fuzz:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check lint fuzz demo
+.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz demo

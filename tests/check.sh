@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# tests/check.sh - what `make check` runs; `--demo` is what `make demo` runs.
+# tests/check.sh - what `make check` runs; `--debug` is `make check-debug`,
+# `--compat` is `make check-compat`, `--demo` is `make demo`.
 #
 # Lanes, in order: userspace unit tests of the pure files; 30 s of
 # libFuzzer on the same parsers (make fuzz); a W=1 build of
@@ -13,13 +14,15 @@
 # and is listed as skipped).
 # Installs what it needs from Debian's packages when run as root.
 #
-# Results and logs: tests/out/ (or $SMTPBLOCK_OUT).
+# Results and logs: tests/out/{check,debug,compat,demo}/ (or under
+# $SMTPBLOCK_OUT).
 
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT" || exit 1
-OUT=${SMTPBLOCK_OUT:-$ROOT/tests/out}
+case ${1:-} in --demo) lane=demo ;; --debug) lane=debug ;; --compat) lane=compat ;; *) lane=check ;; esac
+OUT=${SMTPBLOCK_OUT:-$ROOT/tests/out}/$lane
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
@@ -166,46 +169,163 @@ lane_lint() {
 		result FAIL lint.complete "see $OUT/lint-ktap.log"
 }
 
-# vm_run LOGNAME COMMAND...: COMMAND in the VM, its output also in LOGNAME.
+# vm_run LOGNAME KVER [RUN.SH OPTIONS] -- COMMAND...: COMMAND in the VM on
+# KVER, its output also in LOGNAME.
 vm_run() {
-	local log=$1
+	local log=$1 kver=$2 opts=()
+	shift 2
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
-	# Generous: three suites take about 6 minutes on an idle 2-core machine.
-	tests/vm/run.sh --kver "$KVER" --timeout 2400 --out "$OUT/vm-$log" -- \
+	# Generous: the suites take about 7 minutes on an idle 2-core machine
+	# with the stock kernel, several times that on the debug kernel.
+	tests/vm/run.sh --kver "$kver" --timeout "${VM_TIMEOUT:-2400}" \
+		--out "$OUT/vm-$log" ${opts[@]+"${opts[@]}"} -- \
 		bash -c 'set -o pipefail; "$@" 2>&1 | tee "$SMTPBLOCK_VM_OUT/'"$log"'.log"' \
 		vm "$@"
 }
 
 # The VM suites, in one boot; each prints its own KTAP.
-SUITES="tests/smtpblock.sh tests/reports.sh tests/operations.sh"
+SUITES="tests/smtpblock.sh tests/reports.sh tests/operations.sh tests/stress.sh"
 
+# lane_vm LABEL KVER KO [RUN.SH OPTIONS] [-- RUN-SUITES OPTIONS]: every VM
+# suite on KVER with module KO.
 lane_vm() {
-	echo "# lane: VM suites on $KVER (qemu, TCG): $SUITES"
-	vm_run ktap bash -c 'r=0; for s in '"$SUITES"'; do "$s" || r=1; done; exit $r'
-	local rc=$? log=$OUT/vm-ktap/ktap.log planned ran
+	local label=$1 kver=$2 ko=$3 opts=() extra=() nsuites
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+	[ $# -gt 0 ] && shift && extra=("$@")
+	nsuites=$(echo $SUITES | wc -w)
+	[ ${#extra[@]} -eq 0 ] || nsuites=$((nsuites + 1)) # the leak check
+	echo "# lane: VM suites on $kver (qemu, TCG): $SUITES ${extra[*]}"
+	vm_run "$label" "$kver" ${opts[@]+"${opts[@]}"} -- \
+		tests/run-suites.sh ${extra[@]+"${extra[@]}"} -k "$ko" $SUITES
+	local rc=$? log=$OUT/vm-$label/$label.log planned ran
 	if [ $rc -ge 120 ]; then
-		result FAIL vm.kernel_clean "run.sh exit $rc: the guest crashed, hung, warned or was tainted"
+		result FAIL "vm.$label.kernel_clean" "run.sh exit $rc: the guest crashed, hung, warned or was tainted"
 	else
-		result OK vm.kernel_clean
+		result OK "vm.$label.kernel_clean"
 	fi
-	[ -f "$log" ] || { result FAIL vm.suites "no KTAP output"; return 1; }
+	[ -f "$log" ] || { result FAIL "vm.$label.suites" "no KTAP output"; return 1; }
 	tally "$log"
 	planned=$(grep -aoE '^1\.\.[0-9]+' "$log" | cut -c4- |
 		awk '{ n += $1 } END { print n + 0 }')
 	ran=$(grep -acE '^(not )?ok [0-9]+ ' "$log")
-	if [ "$(grep -c '^1\.\.' "$log")" -ne "$(echo $SUITES | wc -w)" ] ||
+	if [ "$(grep -c '^1\.\.' "$log")" -ne "$nsuites" ] ||
 	   [ "$ran" -ne "${planned:-0}" ]; then
-		result FAIL vm.suites_complete "ran $ran of ${planned:-?} tests"
+		result FAIL "vm.$label.suites_complete" "ran $ran of ${planned:-?} tests"
 	fi
 }
 
+# build_copy NAME KDIR: the tracked files built against KDIR in
+# $OUT/build-NAME (not in the tree: each kernel needs its own .ko).
+build_copy() {
+	local dir=$OUT/build-$1 kdir=$2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	git ls-files -z | xargs -0 cp --parents -t "$dir"
+	make -C "$kdir" M="$dir" W=1 modules > "$dir/build.log" 2>&1 &&
+		! grep -q 'warning:' "$dir/build.log"
+}
+
+# make check-debug: the debug kernel (KASAN, UBSAN, kmemleak, lockdep,
+# PROVE_RCU, ...), built once and cached; every VM suite on it with
+# panic_on_warn=1 (a warning is a failure, not a line in a log), then a
+# kmemleak scan after the module is gone.
+lane_debug() {
+	echo "# lane: debug kernel (tests/vm/debug.config), built once and cached"
+	if tests/vm/debug-kernel.sh > "$OUT/debug-kernel.env" 2> "$OUT/debug-kernel.log"; then
+		eval "$(cat "$OUT/debug-kernel.env")"
+		result OK "debug.kernel $KVER"
+	else
+		cat "$OUT/debug-kernel.log"
+		result FAIL debug.kernel "see $OUT/debug-kernel.log"
+		return 1
+	fi
+	if build_copy debug "$KDIR"; then
+		result OK debug.module_w1
+	else
+		grep -E 'warning:|error:' "$OUT/build-debug/build.log"
+		result FAIL debug.module_w1 "see $OUT/build-debug/build.log"
+		return 1
+	fi
+	make -s -C tools > "$OUT/ctl.log" 2>&1 && make -s -C tests/tools >> "$OUT/ctl.log" 2>&1 ||
+		{ cat "$OUT/ctl.log"; result FAIL debug.tools; return 1; }
+	VM_TIMEOUT=5400 lane_vm debug "$KVER" "$OUT/build-debug/smtpblock.ko" \
+		--append "panic_on_warn=1" --env SMTPBLOCK_DEBUG_KERNEL=1 -- --kmemleak
+}
+
+# compat_guard MAJOR MINOR [CFLAGS]: compiles compat.h alone against a
+# fake <linux/version.h>; prints the #error, if any.
+compat_guard() {
+	local dir=$OUT/compat-guard
+	mkdir -p "$dir/linux"
+	printf '%s\n' '#define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + (c))' \
+		"#define LINUX_VERSION_CODE KERNEL_VERSION($1, $2, 0)" > "$dir/linux/version.h"
+	gcc -fsyntax-only ${3:-} -I"$dir" -x c include/smtpblock/compat.h 2>&1 |
+		sed -n 's/.*#error //p'
+}
+
+# The supported range is enforced by compat.h, with a message saying so.
+lane_compat_guard() {
+	local v why=""
+	for v in "6 1" "6 12" "6 16" "7 2"; do
+		[ -z "$(compat_guard $v)" ] || why+="$v refused; "
+	done
+	compat_guard 6 0 | grep -q 'supports Linux 6.1 to 7.2' || why+="6.0 not refused; "
+	compat_guard 7 3 | grep -q 'SMTPBLOCK_UNTESTED_KERNEL=1' || why+="7.3 not refused; "
+	[ -z "$(compat_guard 7 3 -DSMTPBLOCK_UNTESTED_KERNEL)" ] || why+="override ignored; "
+	if [ -z "$why" ]; then
+		result OK compat.range_guard
+	else
+		result FAIL compat.range_guard "$why"
+	fi
+}
+
+# make check-compat: the module built in a chroot of each newer Debian
+# suite with its own compiler, and every VM suite on that suite's kernel.
+COMPAT_SUITES="trixie sid"
+lane_compat() {
+	local suite
+	lane_compat_guard
+	make -s -C tools > "$OUT/ctl.log" 2>&1 && make -s -C tests/tools >> "$OUT/ctl.log" 2>&1 ||
+		{ cat "$OUT/ctl.log"; result FAIL compat.tools; return 1; }
+	for suite in $COMPAT_SUITES; do
+		echo "# lane: Debian $suite: build in its chroot, VM suites on its kernel"
+		if tests/vm/suite-kernel.sh "$suite" --module "$OUT/build-$suite" \
+			> "$OUT/$suite.env" 2> "$OUT/$suite.log"; then
+			eval "$(cat "$OUT/$suite.env")"
+			result OK "compat.$suite.module_w1 $KVER"
+		else
+			cat "$OUT/$suite.log"
+			result FAIL "compat.$suite.module_w1" "see $OUT/$suite.log"
+			continue
+		fi
+		lane_vm "$suite" "$KVER" "$OUT/build-$suite/smtpblock.ko"
+	done
+}
+
 echo "TAP version 13"
-if [ "${1:-}" = --demo ]; then
+case ${1:-} in
+--demo)
 	lane_kernel && lane_build || finish
-	vm_run demo tests/demo.sh
+	vm_run demo "$KVER" -- tests/demo.sh
 	exit
-fi
-lane_unit
-lane_fuzz
-lane_kernel && lane_build && lane_lint && lane_dkms && lane_vm
+	;;
+--debug)
+	lane_debug
+	;;
+--compat)
+	lane_compat
+	;;
+'')
+	lane_unit
+	lane_fuzz
+	lane_kernel && lane_build && lane_lint && lane_dkms &&
+		lane_vm stock "$KVER" "$ROOT/smtpblock.ko"
+	;;
+*)
+	echo "usage: $0 [--demo|--debug|--compat]" >&2
+	exit 2
+	;;
+esac
 finish

@@ -17,8 +17,9 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "smtpblock supports Linux 6.1 to 7.2; this kernel is older than 6.1"
 #endif
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0) && !defined(SMTPBLOCK_UNTESTED_KERNEL)
-#error "smtpblock is tested up to Linux 7.2; to try this newer kernel anyway, build with SMTPBLOCK_UNTESTED_KERNEL=1"
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0) && \
+	!defined(SMTPBLOCK_UNTESTED_KERNEL)
+#error "smtpblock is tested up to Linux 7.2; make SMTPBLOCK_UNTESTED_KERNEL=1 to try"
 #endif
 
 /*

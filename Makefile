@@ -71,6 +71,11 @@ check-debug:
 check-compat:
 	tests/check.sh --compat
 
+# smtpblock against nft, ipset and iptables in the VM; results in
+# bench/results/ (see README, "Benchmark").
+bench:
+	bench/run.sh
+
 # Static checks of the module: W=1, sparse, checkpatch --strict.
 lint:
 	tests/lint.sh
@@ -85,4 +90,4 @@ fuzz:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz demo
+.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz bench demo

@@ -227,6 +227,16 @@ build_copy() {
 		! grep -q 'warning:' "$dir/build.log"
 }
 
+# build_tools LANE: smtpblockctl and the test tools the VM suites run
+# (userspace, the same for every guest kernel).
+build_tools() {
+	make -s -C tools > "$OUT/ctl.log" 2>&1 &&
+		make -s -C tests/tools >> "$OUT/ctl.log" 2>&1 && return 0
+	cat "$OUT/ctl.log"
+	result FAIL "$1.tools"
+	return 1
+}
+
 # make check-debug: the debug kernel (KASAN, UBSAN, kmemleak, lockdep,
 # PROVE_RCU, ...), built once and cached; every VM suite on it with
 # panic_on_warn=1 (a warning is a failure, not a line in a log), then a
@@ -248,8 +258,7 @@ lane_debug() {
 		result FAIL debug.module_w1 "see $OUT/build-debug/build.log"
 		return 1
 	fi
-	make -s -C tools > "$OUT/ctl.log" 2>&1 && make -s -C tests/tools >> "$OUT/ctl.log" 2>&1 ||
-		{ cat "$OUT/ctl.log"; result FAIL debug.tools; return 1; }
+	build_tools debug || return 1
 	VM_TIMEOUT=5400 lane_vm debug "$KVER" "$OUT/build-debug/smtpblock.ko" \
 		--append "panic_on_warn=1" --env SMTPBLOCK_DEBUG_KERNEL=1 -- --kmemleak
 }
@@ -288,8 +297,7 @@ COMPAT_SUITES="trixie sid"
 lane_compat() {
 	local suite
 	lane_compat_guard
-	make -s -C tools > "$OUT/ctl.log" 2>&1 && make -s -C tests/tools >> "$OUT/ctl.log" 2>&1 ||
-		{ cat "$OUT/ctl.log"; result FAIL compat.tools; return 1; }
+	build_tools compat || return 1
 	for suite in $COMPAT_SUITES; do
 		echo "# lane: Debian $suite: build in its chroot, VM suites on its kernel"
 		if tests/vm/suite-kernel.sh "$suite" --module "$OUT/build-$suite" \

@@ -177,10 +177,39 @@ struct sb_prefix_set *sb_set_empty(void)
 	return sb_zalloc(sizeof(struct sb_prefix_set));
 }
 
+/*
+ * Chooses the bucket width for about four entries a bucket over the span
+ * of first addresses, then records where each bucket starts.
+ */
+static int index4_build(struct sb_index4 *idx, const struct sb_entry4 *e, u32 n)
+{
+	u64 span = (u64)e[n - 1].first - e[0].first;
+	u32 want = n / 4, b = 0, i, eb;
+
+	idx->base = e[0].first;
+	idx->shift = 0;
+	while ((span >> idx->shift) + 1 > want)
+		idx->shift++;
+	idx->nbuckets = (u32)(span >> idx->shift) + 1;
+	idx->start = sb_alloc_array(idx->nbuckets + 1, sizeof(*idx->start));
+	if (!idx->start)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
+		eb = (e[i].first - idx->base) >> idx->shift;
+		while (b <= eb)
+			idx->start[b++] = i;
+	}
+	while (b <= idx->nbuckets)
+		idx->start[b++] = n;
+	return 0;
+}
+
 void sb_set_free(struct sb_prefix_set *set)
 {
 	if (!set)
 		return;
+	sb_free(set->idx4.start);
 	sb_free(set->e4);
 	sb_free(set->e6);
 	sb_free(set);
@@ -234,14 +263,31 @@ int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
 	/* (No arithmetic on a NULL @edits: an empty write may have none.) */
 	merge6(set->e6, base ? base->e6 : NULL, b6, edits ? edits + n4ch : NULL,
 	       nch - n4ch);
+	if (set->n4 >= SB_INDEX4_MIN_ENTRIES &&
+	    index4_build(&set->idx4, set->e4, set->n4)) {
+		sb_set_free(set);
+		return -ENOMEM;
+	}
 	*out = set;
 	return 0;
 }
 
 static bool contains4(const struct sb_prefix_set *set, u32 a)
 {
-	u32 lo = 0, hi = set->n4, mid;
+	const struct sb_index4 *idx = &set->idx4;
+	u32 lo = 0, hi = set->n4, mid, b;
 
+	if (idx->start) {
+		if (a < idx->base)
+			return false;	/* below every entry */
+		b = (a - idx->base) >> idx->shift;
+		if (b < idx->nbuckets) {
+			lo = idx->start[b];
+			hi = idx->start[b + 1];
+		} else {
+			lo = set->n4;	/* above every first address */
+		}
+	}
 	/* lo ends as the number of entries starting at or below a */
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
@@ -324,6 +370,9 @@ int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len)
 /* Bytes of the lookup structures. */
 size_t sb_set_bytes(const struct sb_prefix_set *set)
 {
+	size_t idx = set->idx4.start ?
+		     ((size_t)set->idx4.nbuckets + 1) * sizeof(u32) : 0;
+
 	return sizeof(*set) + (size_t)set->n4 * sizeof(*set->e4) +
-	       (size_t)set->n6 * sizeof(*set->e6);
+	       (size_t)set->n6 * sizeof(*set->e6) + idx;
 }

@@ -32,11 +32,31 @@ struct sb_entry6 {
 	u8 len;
 };
 
+/*
+ * A first-level index over a large IPv4 array, so that a lookup searches
+ * a few entries instead of all of them: bucket b holds the addresses from
+ * base + (b << shift) up to the next bucket, and start[b] is the number
+ * of entries that begin below bucket b (start[nbuckets] is n4). The
+ * buckets span the entries' first addresses only, about four entries a
+ * bucket on average, so the index costs about one byte per entry; a list
+ * that crowds one bucket is still correct, only searched like before.
+ */
+struct sb_index4 {
+	u32 *start;
+	u32 base;
+	u32 nbuckets;
+	u32 shift;
+};
+
+/* Smaller IPv4 arrays are searched whole: 8 steps or fewer. */
+#define SB_INDEX4_MIN_ENTRIES 256
+
 struct sb_prefix_set {
 	u32 n4;
 	u32 n6;
 	struct sb_entry4 *e4;
 	struct sb_entry6 *e6;
+	struct sb_index4 idx4;	/* start is NULL below SB_INDEX4_MIN_ENTRIES */
 };
 
 enum sb_edit_op {

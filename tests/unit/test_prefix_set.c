@@ -269,6 +269,83 @@ static void edits_match_model(void)
 	sb_set_free(set);
 }
 
+/*
+ * Large IPv4 sets go through the first-level index: every shape of list
+ * (dense, spread over the whole space, one far outlier crowding the rest
+ * into a single bucket, nested prefixes) must answer like a linear scan,
+ * at each entry's edges and at random.
+ */
+static void index_matches_brute_force(void)
+{
+	enum { N = 2000, PROBES = 4000 };
+	static struct sb_prefix pfx[N];
+	static struct sb_edit edits[N];
+	static const u32 masks[] = { 0x000fffff, 0xffffffff, 0x00000fff,
+				     0x00ff0f0f };
+	struct sb_prefix_set *set;
+	struct sb_addr a = { .family = SB_AF_INET };
+	u32 bad, last, probe[6];
+	int shape, i, k;
+
+	for (shape = 0; shape < 4; shape++) {
+		for (i = 0; i < N; i++) {
+			struct sb_prefix *p = &pfx[i];
+
+			memset(p, 0, sizeof(*p));
+			p->addr.family = SB_AF_INET;
+			p->len = shape == 3 ? (u8)(8 + unit_rand() % 25) : 32;
+			p->addr.v4 = (0x0a000000 | ((u32)unit_rand() & masks[shape])) &
+				     ~sb_hostmask4(p->len);
+			if (shape == 2 && i == N - 1)
+				p->addr.v4 = 0xfffffff0;	/* the outlier */
+			edits[i].pfx = *p;
+			edits[i].op = SB_EDIT_ADD;
+			edits[i].pos = (u32)i + 1;
+		}
+		CHECK(sb_set_build(NULL, edits, N, &set, &bad) == 0);
+		CHECKF(set->idx4.start, "shape %d has no index", shape);
+		for (i = 0; i < PROBES; i++) {
+			const struct sb_prefix *p = &pfx[i % N];
+
+			last = sb_prefix_last4(p->addr.v4, p->len);
+			probe[0] = p->addr.v4 - 1;
+			probe[1] = p->addr.v4;
+			probe[2] = last;
+			probe[3] = last + 1;
+			probe[4] = 0x0a000000 | ((u32)unit_rand() & masks[shape]);
+			probe[5] = (u32)unit_rand();
+			for (k = 0; k < 6; k++) {
+				a.v4 = probe[k];
+				CHECKF(sb_set_contains(set, &a) ==
+				       brute_has(pfx, N, &a),
+				       "shape %d probe %08x", shape, a.v4);
+			}
+			if (unit_failures > 5)
+				break;
+		}
+		sb_set_free(set);
+	}
+}
+
+/* A set of @n IPv4 addresses 13 apart (like bench/lists.sh's relays). */
+static struct sb_prefix_set *set_of_n4(u32 n)
+{
+	struct sb_edit *e = calloc(n, sizeof(*e));
+	struct sb_prefix_set *set = NULL;
+	u32 i, bad;
+
+	for (i = 0; e && i < n; i++) {
+		e[i].pfx.addr.family = SB_AF_INET;
+		e[i].pfx.addr.v4 = 0x0b000000 + 13 * i;
+		e[i].pfx.len = 32;
+		e[i].op = SB_EDIT_ADD;
+		e[i].pos = i + 1;
+	}
+	CHECK(e && sb_set_build(NULL, e, n, &set, &bad) == 0);
+	free(e);
+	return set;
+}
+
 static void memory_accounting(void)
 {
 	struct sb_prefix_set *set = sb_set_empty();
@@ -280,8 +357,16 @@ static void memory_accounting(void)
 	      sizeof(struct sb_entry6));
 	CHECK(sizeof(struct sb_entry4) <= 16 && sizeof(struct sb_entry6) <= 40);
 	sb_set_free(set);
+
+	/* With the index, still within 16 bytes an IPv4 entry. */
+	set = set_of_n4(100000);
+	CHECK(set->idx4.start);
+	CHECK(sb_set_bytes(set) > sizeof(*set) + 100000 * sizeof(struct sb_entry4));
+	CHECK(sb_set_bytes(set) <= sizeof(*set) + 100000 * 16);
+	sb_set_free(set);
 }
 
 UNIT_MAIN("prefix_set", T(replace_sorts_and_dedups), T(lookup_basics),
 	  T(edits), T(text_is_per_set), T(lookup_matches_brute_force),
+	  T(index_matches_brute_force),
 	  T(edits_match_model), T(memory_accounting))

@@ -71,8 +71,8 @@ done
 ROWS=${OPT_ROWS:-$([ -n "$OPT_QUICK" ] && echo "$ROWS_QUICK" || echo "$ROWS_FULL")}
 ROWS=${ROWS//$'\n'/ } # one line
 
-# qemu arguments per timing method, appended by bench/qemu's shim (run.sh
-# has no option for them). icount needs one vCPU: with two, the 6.1 guest
+# qemu arguments per timing method, after run.sh's own (--qemu-arg: the
+# last of a repeated option wins). icount needs one vCPU: with two, the 6.1 guest
 # hangs bringing up the second CPU. 3 GB: nft needs ~1.8 GB to load a
 # million-element set (its transaction in the kernel, ~1 GB, plus ~0.8 GB
 # in nft itself); with run.sh's 1 GB the OOM killer ends it.
@@ -133,8 +133,9 @@ main() {
 	"$BENCH/lists.sh" "$work/data" $(lists_of "$ROWS") || die "lists.sh failed"
 	rm -rf "$vm"
 	log "booting the VM ($OPT_TIMING timing): rows $ROWS"
-	PATH="$BENCH/qemu:$PATH" BENCH_QEMU_ARGS="$QEMU_ARGS" \
-		tests/vm/run.sh --kver "$KVER" --timeout 1800 --out "$vm" \
+	local qemu_opts=() a
+	for a in $QEMU_ARGS; do qemu_opts+=(--qemu-arg "$a"); done
+	tests/vm/run.sh --kver "$KVER" --timeout 1800 --out "$vm" "${qemu_opts[@]}" \
 		--env BENCH_KO="$ko" --env BENCH_DATA="$work/data" --env BENCH_ROWS="$ROWS" \
 		--env BENCH_REPS="$OPT_REPS" --env BENCH_WINDOW="$OPT_WINDOW" \
 		--env BENCH_PROFILE="$OPT_PROFILE" \

@@ -3,7 +3,8 @@
 # boots a stock Debian kernel, with the host's / as its (read-only) root.
 #
 #   tests/vm/run.sh [--kver KVER] [--timeout SECONDS] [--append "KERNEL ARGS"]
-#                   [--out DIR] [--env NAME=VALUE]... -- COMMAND [ARGS...]
+#                   [--out DIR] [--env NAME=VALUE]... [--qemu-arg ARG]...
+#                   -- COMMAND [ARGS...]
 #   tests/vm/run.sh --check-log FILE     # only the kernel-log scanner:
 #                                        # prints the first bad line, exit 1
 #
@@ -13,6 +14,9 @@
 #   --out DIR        results dir (default: a fresh mktemp -d); old results
 #                    in it are removed first
 #   --env NAME=VAL   extra environment for COMMAND (repeatable)
+#   --qemu-arg ARG   one more qemu argument, after ours (repeatable); qemu
+#                    takes the last of a repeated option, so
+#                    `--qemu-arg -smp --qemu-arg 1` replaces our -smp 2
 #
 # Why a VM: the host kernel cannot load modules.  Why TCG: /dev/kvm exists
 # but stock kernels hang under it on these hosts (see RIG-NOTES.md).
@@ -119,6 +123,7 @@ OPT_TIMEOUT=600
 OPT_APPEND=""
 OPT_OUT=""
 OPT_ENV=()
+OPT_QEMU=()
 CMD=()
 
 log() { echo "run.sh: $*" >&2; }
@@ -146,6 +151,7 @@ parse_args() {
 		--env)
 			[[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE"
 			OPT_ENV+=("$2"); shift 2 ;;
+		--qemu-arg) OPT_QEMU+=("${2:?--qemu-arg needs a value}"); shift 2 ;;
 		--check-log)
 			[ -r "${2:-}" ] || die "--check-log needs a readable file"
 			scan_kernel_log "$2"; exit $? ;;
@@ -302,7 +308,7 @@ run_qemu() {
 		-kernel "$kernel" -initrd "$OUT/.vm/initramfs.cpio" -append "$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=smtpout,security_model=none,multidevs=remap" \
-		</dev/null 2> >(grep -v 'should be prefixed with "opt/"' >&2) || rc=$?
+		${OPT_QEMU[@]+"${OPT_QEMU[@]}"} </dev/null 2> >(grep -v 'should be prefixed with "opt/"' >&2) || rc=$?
 	return "$rc"
 }
 

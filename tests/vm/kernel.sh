@@ -45,7 +45,7 @@
 # (only dpkg-query, plus one `apt-cache depends` per change of the apt lists
 # to resolve the default KVER, memoised in the cache dir).
 
-KERNEL_SH_PKGS=(qemu-system-x86 busybox-static kmod iproute2)
+KERNEL_SH_PKGS=(qemu-system-x86 busybox-static kmod iproute2 nftables)
 
 kernel_log() { echo "kernel.sh: $*" >&2; }
 kernel_die() { kernel_log "error: $*"; exit 1; }

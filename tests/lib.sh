@@ -50,6 +50,16 @@ load() {
 load_default() { load campus="$CAMPUS" relays="$RELAYS" "$@"; }
 unload() { rmmod smtpblock 2>/dev/null; true; }
 
+# scaled N: N repetitions, times SMTPBLOCK_TEST_SCALE percent (default
+# 100; at least 1). The debug lane runs the same tests on a kernel about
+# three times slower and sets it lower: the sanitizers see each path on its
+# first pass, the many repetitions are for races, which the stock lanes
+# hunt at full count.
+scaled() {
+	local n=$(($1 * ${SMTPBLOCK_TEST_SCALE:-100} / 100))
+	echo $((n > 0 ? n : 1))
+}
+
 wait_for_file() {
 	local i
 	for i in $(seq 200); do
@@ -178,7 +188,7 @@ lsmod_without_smtpblock() { ! grep -q '^smtpblock ' /proc/modules; }
 
 # run_suite TEST...: KTAP for test_TEST functions; exit 0, 1 or 4 (SKIP).
 run_suite() {
-	local t n=0 failed=0 tool f
+	local t n=0 failed=0 tool f t0
 	echo "TAP version 13"
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "1..0 # SKIP needs root"
@@ -205,9 +215,11 @@ run_suite() {
 	fi
 	for t in "$@"; do
 		n=$((n + 1))
-		fail=0 skip=""
+		fail=0 skip="" t0=$SECONDS
 		"test_$t"
 		lsmod_without_smtpblock || unload
+		# How long each test took: what a slow lane spends its time on.
+		echo "# $t: $((SECONDS - t0)) s"
 		if [ $fail -eq 0 ] && [ -n "$skip" ]; then
 			echo "ok $n $t # SKIP $skip"
 		elif [ $fail -eq 0 ]; then

@@ -172,8 +172,10 @@ test_bulk_abandoned() {
 # a non-relay is blocked throughout.
 test_bulk_atomic_under_load() {
 	load_default
-	local i n=60000 pids
-	for i in $(seq 0 199); do
+	local i n pids rounds
+	rounds=$(scaled 200)
+	n=$((rounds * 300))
+	for i in $(seq 0 $((rounds - 1))); do
 		{
 			echo "$RL4"
 			echo "$SH4"
@@ -191,7 +193,7 @@ test_bulk_atomic_under_load() {
 	pids=$!
 	on cl "$TOOLS/pktcraft" send --dst $MX4 --count $n --vary-dst 200 > /dev/null &
 	pids+=" $!"
-	for i in $(seq 0 199); do
+	for i in $(seq 0 $((rounds - 1))); do
 		bulk relays $TMP/relays$i || fail "relays load $i"
 		bulk campus $TMP/campus$i || fail "campus load $i"
 	done
@@ -213,7 +215,7 @@ test_read_consistent() {
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.16.%d.%d/32\n", i / 256, i % 256 }' > $TMP/A
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.17.%d.%d/32\n", i / 256, i % 256 }' > $TMP/B
 	bulk campus $TMP/A
-	( for i in $(seq 60); do bulk campus $TMP/A; bulk campus $TMP/B; done ) &
+	( for i in $(seq "$(scaled 60)"); do bulk campus $TMP/A; bulk campus $TMP/B; done ) &
 	pid=$!
 	# One descriptor, a pause after the first page: the list changes
 	# under the reader, which must still get one whole list.

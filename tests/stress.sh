@@ -24,7 +24,7 @@
 #                       campus host reaches the outside
 #
 # Usage: tests/stress.sh [-k smtpblock.ko] [TEST...]
-# STRESS_ROUNDS (default 1000)
+# STRESS_ROUNDS (default 1000, scaled by SMTPBLOCK_TEST_SCALE, see lib.sh)
 # sets the rounds of churn_under_flood, each replacing both lists;
 # SMTPBLOCK_DEBUG_KERNEL=1 (set by make check-debug) makes a missing
 # fault-injection facility a failure instead of a skip.
@@ -41,7 +41,7 @@ fi
 
 . "$HERE/lib.sh"
 
-STRESS_ROUNDS=${STRESS_ROUNDS:-1000}
+STRESS_ROUNDS=${STRESS_ROUNDS:-$(scaled 1000)}
 DEBUGFS=/sys/kernel/debug
 
 # flood [PAUSE]: SYNs from 1000 campus sources, IPv4 and IPv6, to port
@@ -77,10 +77,10 @@ until_stopped() {
 replace_lists() {
 	local i=$1
 	if [ $((i % 2)) = 0 ]; then
-		printf '%s' "$RELAYS,192.0.2.$((i % 250 + 1))" > $SYS/relays
+		printf '%s' "$RELAYS,192.0.2.$((i % 250 + 1))" > $SYS/relays || return 1
 		printf '%s' "flush +10.0.0.0/8 +2001:db8:c::/48 +100.64.0.0/10" > $SYS/campus
 	else
-		printf '%s' "$RELAYS" > $SYS/relays
+		printf '%s' "$RELAYS" > $SYS/relays || return 1
 		printf '%s' "$CAMPUS" > $SYS/campus
 	fi
 }
@@ -103,7 +103,9 @@ switch_settings() {
 }
 
 test_churn_under_flood() {
-	local pids i t0=$SECONDS
+	local pids i t0=$SECONDS writes=0
+	[ "$STRESS_ROUNDS" -gt 0 ] 2> /dev/null ||
+		{ fail "STRESS_ROUNDS='$STRESS_ROUNDS' is not a count"; return; }
 	load_default log_burst=2 report_interval=1
 	rm -f "$TMP/stop"
 	flood &
@@ -113,11 +115,16 @@ test_churn_under_flood() {
 	until_stopped switch_settings > "$TMP/n_switch" &
 	pids+=" $!"
 	for i in $(seq "$STRESS_ROUNDS"); do
-		replace_lists "$i" || fail "list replacement $i"
+		if replace_lists "$i"; then
+			writes=$((writes + 2))
+		else
+			fail "list replacement $i"
+		fi
 	done
 	touch "$TMP/stop"
 	wait $pids
-	echo "# $((2 * STRESS_ROUNDS)) list writes in $((SECONDS - t0)) s, with" \
+	assert_eq $writes $((2 * STRESS_ROUNDS)) "list writes"
+	echo "# $writes list writes in $((SECONDS - t0)) s, with" \
 		"$(cat "$TMP/n_reads") passes over every file and" \
 		"$(cat "$TMP/n_switch") rounds of mode/ports/report; syn_seen $(counter syn_seen)"
 	assert [ "$(counter syn_seen)" -gt 0 ]

@@ -56,8 +56,8 @@ static struct sb_otable *otable_alloc(u32 capacity)
 	t->capacity = capacity;
 	t->nsets = DIV_ROUND_UP(capacity, SB_OFFENDER_WAYS);
 	t->seed = get_random_u64();
-	t->locks = kvmalloc_array(t->nsets, sizeof(*t->locks), GFP_KERNEL);
-	t->entries = kvcalloc(capacity, sizeof(*t->entries), GFP_KERNEL);
+	t->locks = kvmalloc_array(t->nsets, sizeof(*t->locks), SB_GFP_SIZED);
+	t->entries = kvcalloc(capacity, sizeof(*t->entries), SB_GFP_SIZED);
 	if (!t->locks || !t->entries) {
 		otable_free(t);
 		return NULL;
@@ -131,7 +131,7 @@ int sb_offenders_snapshot(struct sb_offender **out, u32 *n)
 
 	mutex_lock(&sb_otable_mutex);
 	t = live_table();
-	*out = kvmalloc_array(t->capacity, sizeof(**out), GFP_KERNEL);
+	*out = kvmalloc_array(t->capacity, sizeof(**out), SB_GFP_SIZED);
 	if (*out)
 		*n = otable_copy(t, *out, ktime_get_real_seconds());
 	mutex_unlock(&sb_otable_mutex);
@@ -183,7 +183,7 @@ static int otable_replace(u32 capacity, bool keep)
 	if (!next)
 		goto out;
 	if (keep) {
-		copy = kvmalloc_array(prev->capacity, sizeof(*copy), GFP_KERNEL);
+		copy = kvmalloc_array(prev->capacity, sizeof(*copy), SB_GFP_SIZED);
 		if (!copy) {
 			otable_free(next);
 			goto out;

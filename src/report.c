@@ -103,7 +103,7 @@ static int render_offenders(void *arg, char **text, size_t *len)
 
 	if (err)
 		return err;
-	t = kvmalloc_array(n ?: 1, SB_LINE_MAX, GFP_KERNEL);
+	t = kvmalloc_array(n ?: 1, SB_LINE_MAX, SB_GFP_SIZED);
 	if (!t) {
 		kvfree(o);
 		return -ENOMEM;

@@ -20,7 +20,14 @@
 #include <linux/sched.h>
 #include <linux/skbuff.h>
 
-#define sb_alloc_array(n, size)	kvmalloc_array(n, size, GFP_KERNEL)
+/*
+ * Sizes here follow what the operator asked for (list lengths, the
+ * offender table, a report), so failing is an answer, not a kernel fault:
+ * the write returns -ENOMEM and we log one line. __GFP_NOWARN keeps the
+ * allocator from adding a stack trace to the log as well.
+ */
+#define SB_GFP_SIZED		(GFP_KERNEL | __GFP_NOWARN)
+#define sb_alloc_array(n, size)	kvmalloc_array(n, size, SB_GFP_SIZED)
 /* Long loops over millions of entries yield now and then (never atomic). */
 #define sb_cond_resched(i)	do { if (!((i) & 0xffff)) cond_resched(); } while (0)
 #define sb_zalloc(size)		kzalloc(size, GFP_KERNEL)

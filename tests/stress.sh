@@ -213,11 +213,13 @@ fault_setup() {
 # with the 1st, 2nd, ... faultable call of the write failing, until the
 # write runs out of calls to fail; PREPARE sets the old state up before
 # each try. A write that failed must leave the old state (CHECK_OLD), one
-# that succeeded the new one (CHECK_NEW). Prints the number of faults.
+# that succeeded the new one (CHECK_NEW). Sets FAULTS to the number of
+# faults. Not called in $(...): its fail() must reach the test.
 fail_each() {
 	local file=$1 text=$2 prepare=$3 check_old=$4 check_new=$5 n out
+	FAULTS=0
 	for n in $(seq 1 400); do
-		$prepare
+		$prepare || { fail "$file: $prepare failed before fault $n"; return; }
 		out=$("$TOOLS/failnth" $n "$file" "$text") ||
 			{ fail "failnth $n $file"; return; }
 		case $out in
@@ -229,11 +231,11 @@ fail_each() {
 			;;
 		"injected=0 result=OK")
 			$check_new || fail "$file: write without fault, new state wrong"
-			echo $((n - 1))
+			FAULTS=$((n - 1))
 			return
 			;;
 		*)
-			fail "$file: no fault injected and the write failed: $out"
+			fail "$file: no fault injected and write $n failed: $out"
 			return
 			;;
 		esac
@@ -250,9 +252,7 @@ max_old() { [ "$(cat $SYS/offenders_max)" = 4096 ]; }
 max_new() { [ "$(cat $SYS/offenders_max)" = 65536 ]; }
 max_restore() { echo 4096 > $SYS/offenders_max; }
 bulk_begin() {
-	echo > $SYS/bulk/abort
-	relays_restore
-	echo relays > $SYS/bulk/begin
+	echo 1 > $SYS/bulk/abort && relays_restore && echo relays > $SYS/bulk/begin
 }
 # After a failed data write the load may be marked failed or go on: the
 # list in force is what matters.
@@ -273,21 +273,21 @@ test_alloc_failures() {
 	fi
 	fault_setup || { fail "cannot configure failslab/fail_page_alloc"; return; }
 	load campus="$CAMPUS" relays="$RL4,$RL6" || { fail "load"; return; }
-	local n
-	n=$(fail_each $SYS/relays "+10.9.0.0/16" relays_restore relays_old relays_new)
-	echo "# relays write: $n allocations failed in turn"
-	assert [ "${n:-0}" -ge 1 ]
-	n=$(fail_each $SYS/offenders_max 65536 max_restore max_old max_new)
-	echo "# offenders_max resize: $n allocations failed in turn"
-	assert [ "${n:-0}" -ge 1 ]
-	n=$(fail_each $SYS/bulk/data "$RL4
+	fail_each $SYS/relays "+10.9.0.0/16" relays_restore relays_old relays_new
+	echo "# relays write: $FAULTS allocations failed in turn"
+	assert [ $FAULTS -ge 1 ]
+	fail_each $SYS/offenders_max 65536 max_restore max_old max_new
+	echo "# offenders_max resize: $FAULTS allocations failed in turn"
+	assert [ $FAULTS -ge 1 ]
+	fail_each $SYS/bulk/data "$RL4
 10.9.0.0/16
 $RL6
-" bulk_begin staged_old staged_new)
-	echo "# bulk data: $n allocations failed in turn"
-	n=$(fail_each $SYS/bulk/commit 1 bulk_staged committed_old committed_new)
-	echo "# bulk commit: $n allocations failed in turn"
-	assert [ "${n:-0}" -ge 1 ]
+" bulk_begin staged_old staged_new
+	echo "# bulk data: $FAULTS allocations failed in turn"
+	assert [ $FAULTS -ge 1 ]
+	fail_each $SYS/bulk/commit 1 bulk_staged committed_old committed_new
+	echo "# bulk commit: $FAULTS allocations failed in turn"
+	assert [ $FAULTS -ge 1 ]
 	# The module still does its job.
 	relays_restore
 	expect_probe timeout cl $MX4 25

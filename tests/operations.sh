@@ -22,7 +22,7 @@ fi
 . "$HERE/lib.sh"
 
 klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
-status() { cat $SYS/bulk/status; }
+status() { sysval bulk/status; }
 
 # bulk LIST FILE: the raw protocol, the whole file through one descriptor.
 bulk() {
@@ -156,7 +156,7 @@ test_bulk_abandoned() {
 	local i
 	for i in $(seq 50); do
 		[ "$(status)" = idle ] && break
-		sleep 0.2
+		nap 0.2
 	done
 	assert_eq "$(status)" idle "status after the timeout"
 	klog | grep -q "bulk: relays: no write for 2 s, load aborted" ||

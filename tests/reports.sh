@@ -43,11 +43,11 @@ expect_field() {
 
 # wait_until SECONDS CMD...: polls CMD every 0.2 s.
 wait_until() {
-	local end=$(($(date +%s) + $1))
+	local end=$((SECONDS + $1))
 	shift
 	until "$@"; do
-		[ "$(date +%s)" -lt $end ] || return 1
-		sleep 0.2
+		[ $SECONDS -lt $end ] || return 1
+		nap 0.2
 	done
 }
 

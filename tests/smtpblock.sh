@@ -337,32 +337,34 @@ test_cap_net_admin() {
 	unload
 }
 
-# sniffed HOST ADDR... : counts crafted packets with our mark arriving at
-# the outside MX while pktcraft sends ARGS from the campus client.
+# crafted FROM ARGS...: sets CRAFTED to the number of crafted packets
+# with our mark that reach the outside MX when FROM runs pktcraft send
+# ARGS. In this shell, not in $(...): its fail()s must count.
 crafted() {
-	local from=$1 dst
+	local from=$1 args dst pid
 	shift
-	dst=$(echo "$*" | sed -n 's/.*--dst \([^ ]*\).*/\1/p')
+	args=" $* " dst=${args##* --dst } dst=${dst%% *}
+	CRAFTED=""
 	rm -f "$TMP/sniff.ready"
 	# The fence, a SYN-ACK sent after the packets under test on the same
 	# path, ends the count: no fixed wait that a slow VM could outlast.
 	on mx "$TOOLS/pktcraft" sniff -i eth0 -t 20000 --fence 0x4f4f \
 		-r "$TMP/sniff.ready" > "$TMP/sniff.out" &
-	local pid=$!
+	pid=$!
 	wait_for_file "$TMP/sniff.ready" || fail "sniffer not ready"
 	on "$from" "$TOOLS/pktcraft" send "$@" >/dev/null || fail "pktcraft send $*"
 	on "$from" "$TOOLS/pktcraft" send --dst "$dst" --flags syn,ack \
 		--dport 80 --mark 0x4f4f >/dev/null || fail "pktcraft send fence"
-	wait $pid
-	cat "$TMP/sniff.out"
+	wait $pid || fail "sniffer: exit $?"
+	read -r CRAFTED < "$TMP/sniff.out"
 }
 
 # expect_crafted N FROM ARGS...: N of the crafted packets reach the MX.
 expect_crafted() {
-	local want=$1 got
+	local want=$1
 	shift
-	got=$(crafted "$@")
-	[ "$got" = "$want" ] || fail "crafted from $1 (${*:2}): $got arrived, want $want"
+	crafted "$@"
+	[ "$CRAFTED" = "$want" ] || fail "crafted from $1 (${*:2}): $CRAFTED arrived, want $want"
 }
 
 test_crafted_ipv4() {

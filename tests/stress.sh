@@ -55,7 +55,7 @@ flood() {
 			for port in 25 443; do
 				ip netns exec "$(ns cl)" "$TOOLS/pktcraft" send --dst $dst \
 					--dport $port --vary-src 1000 --count 2000 > /dev/null
-				sleep "${1:-0}"
+				nap "${1:-0}"
 			done
 		done
 	done
@@ -142,11 +142,11 @@ hold_files_open() {
 	while [ ! -e "$TMP/stop" ]; do
 		{
 			exec 7< $SYS/campus 8< $SYS/offenders 9< $SYS/stats/syn_seen
-			dd bs=16 count=1 <&7 2> /dev/null
-			dd bs=16 count=1 <&8 2> /dev/null
-			sleep 0.2
-			dd bs=4096 <&7 2> /dev/null
-			cat <&9
+			read -r -N 16 _ <&7
+			read -r -N 16 _ <&8
+			nap 0.2
+			while read -r _; do :; done <&7
+			read -r _ <&9
 			exec 7<&- 8<&- 9<&-
 		} > /dev/null 2>&1
 	done
@@ -303,35 +303,38 @@ $RL6
 mutate() {
 	local flags dport frag off k fam ext="" e
 	fam=$((RANDOM % 2))
-	flags=$(pick syn syn syn,fin syn,psh,urg,ece,cwr syn,ack ack none syn,ece)
-	dport=$(pick 25 25 25 587 80)
+	pick flags syn syn syn,fin syn,psh,urg,ece,cwr syn,ack ack none syn,ece
+	pick dport 25 25 25 587 80
 	ARGS="--flags $flags --dport $dport --vary-src 50"
 	if [ $fam = 0 ]; then
 		ARGS+=" --dst $MX4"
-		[ $((RANDOM % 3)) = 0 ] && ARGS+=" --ip-options $(pick 4 8 20 40)"
+		[ $((RANDOM % 3)) = 0 ] && pick e 4 8 20 40 &&
+			ARGS+=" --ip-options $e"
 	else
 		ARGS+=" --dst $MX6"
 		for e in hbh dst rt ah; do
 			[ $((RANDOM % 3)) = 0 ] && ext+="${ext:+,}$e"
 		done
 		[ $((RANDOM % 4)) = 0 ] && ext+="${ext:+,}dst" &&
-			ARGS+=" --ext-repeat $(pick 2 8 31 32 33 40)"
+			pick e 2 8 31 32 33 40 && ARGS+=" --ext-repeat $e"
 		[ -n "$ext" ] && ARGS+=" --ext $ext"
 	fi
 	k=20 off=0
-	case $(pick none none first later truncated) in
+	pick e none none first later truncated
+	case $e in
 	first)
 		ARGS+=" --more-fragments"
-		k=$(pick 20 14 13 8 2 0)
+		pick k 20 14 13 8 2 0
 		[ $k = 20 ] || ARGS+=" --tcp-bytes $k"
 		;;
 	later)
-		off=$(pick 1 1 2 3)
-		ARGS+=" --frag-offset $off --frag-len $(pick 8 16)"
+		pick off 1 1 2 3
+		pick e 8 16
+		ARGS+=" --frag-offset $off --frag-len $e"
 		[ $((RANDOM % 2)) = 0 ] && ARGS+=" --more-fragments"
 		;;
 	truncated)
-		k=$(pick 14 13 8 2 0)
+		pick k 14 13 8 2 0
 		ARGS+=" --tcp-bytes $k"
 		;;
 	esac
@@ -343,7 +346,15 @@ mutate() {
 		MUST=1
 	fi
 }
-pick() { shift $((RANDOM % $#)); echo "$1"; }
+# pick VAR CHOICE...: VAR gets one of the choices. In this shell, not in a
+# $(...) subshell: a subshell reseeds RANDOM (FUZZ_SEED would not replay
+# the run) and costs a fork.
+pick() {
+	local -n pick_var=$1
+	shift
+	shift $((RANDOM % $#))
+	pick_var=$1
+}
 
 test_packet_fuzz() {
 	local i sniffer must=0 other=0 mark=0x4242 controls=5 got seed=${FUZZ_SEED:-$$}

@@ -176,8 +176,9 @@ vm_run() {
 	shift 2
 	while [ "$1" != -- ]; do opts+=("$1"); shift; done
 	shift
-	# Generous: the suites take about 7 minutes on an idle 2-core machine
-	# with the stock kernel, several times that on the debug kernel.
+	# Generous: the suites take about 10 minutes on an idle 2-core
+	# machine with the stock kernel, about three times that on the debug
+	# kernel (which gets its own, longer, VM_TIMEOUT).
 	tests/vm/run.sh --kver "$kver" --timeout "${VM_TIMEOUT:-2400}" \
 		--out "$OUT/vm-$log" ${opts[@]+"${opts[@]}"} -- \
 		bash -c 'set -o pipefail; "$@" 2>&1 | tee "$SMTPBLOCK_VM_OUT/'"$log"'.log"' \
@@ -240,10 +241,11 @@ build_tools() {
 # make check-debug: the debug kernel (KASAN, UBSAN, kmemleak, lockdep,
 # PROVE_RCU, ...), built once and cached; every VM suite on it with
 # panic_on_warn=1 (a warning is a failure, not a line in a log), then a
-# kmemleak scan after the module is gone. The kernel is about three times
-# slower than the stock one, so the loops that repeat for races run a
-# quarter of their rounds (SMTPBLOCK_TEST_SCALE, tests/lib.sh); the stock
-# and compat lanes run them in full.
+# kmemleak scan after the module is gone. The kernel is about four times
+# slower than the stock one (every fork+exec: 0.4 s against 0.1 s), so the
+# loops that repeat for races run a quarter of their rounds
+# (SMTPBLOCK_TEST_SCALE, tests/lib.sh); the stock and compat lanes run
+# them in full.
 lane_debug() {
 	echo "# lane: debug kernel (tests/vm/debug.config), built once and cached"
 	if tests/vm/debug-kernel.sh > "$OUT/debug-kernel.env" 2> "$OUT/debug-kernel.log"; then

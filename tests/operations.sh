@@ -198,6 +198,7 @@ test_bulk_atomic_under_load() {
 		bulk campus $TMP/campus$i || fail "campus load $i"
 	done
 	wait $pids
+	settle
 	[ -z "$(grep "^src=$RL4 " $SYS/offenders)" ] ||
 		fail "relay blocked: $(grep "^src=$RL4 " $SYS/offenders)"
 	assert_eq "$(counter allowed_relay)" $n "relay SYNs allowed"

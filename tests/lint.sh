@@ -44,10 +44,13 @@ finish() {
 
 # The checkpatch of the test kernel's series, from Debian's linux-source.
 checkpatch() {
-	local series=$1 dir=$CACHE/src deb
+	local series=$1 dir=$CACHE/src deb lock
 	local cp=$dir/linux-source-$series/scripts/checkpatch.pl
 	if [ ! -x "$cp" ]; then
 		mkdir -p "$dir" && cd "$dir" || return 1
+		# The lock of debug-kernel.sh's download of the same package.
+		exec {lock}>"$dir/.lock"
+		flock "$lock"
 		deb=$(ls linux-source-"$series"_*.deb 2>/dev/null | head -n 1)
 		if [ -z "$deb" ]; then
 			apt-get -q -o APT::Sandbox::User=root download \
@@ -60,6 +63,7 @@ checkpatch() {
 				"linux-source-$series/scripts/spelling.txt" \
 				"linux-source-$series/scripts/const_structs.checkpatch" ||
 			return 1
+		exec {lock}>&-
 		cd "$ROOT" || return 1
 	fi
 	echo "$cp"
@@ -99,17 +103,25 @@ series=$(echo "$KVER" | cut -d. -f1,2)
 if ! cp=$(checkpatch "$series"); then
 	result FAIL lint.checkpatch "cannot fetch linux-source-$series"
 else
+	files=(src/*.c $(ls include/smtpblock/*.h | grep -v '/base.h\|/compat.h'))
 	{
 		"$cp" --no-tree --strict --terse --ignore MACRO_ARG_REUSE -f \
-			src/*.c $(ls include/smtpblock/*.h | grep -v '/base.h\|/compat.h')
+			"${files[@]}"
 		"$cp" --no-tree --strict --terse \
 			--ignore MACRO_ARG_REUSE,PREFER_KERNEL_TYPES -f \
 			include/smtpblock/base.h
 		"$cp" --no-tree --strict --terse \
 			--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f \
 			include/smtpblock/compat.h
-	} | grep -v '^total: 0 errors, 0 warnings' > "$OUT/checkpatch.log"
-	if [ -s "$OUT/checkpatch.log" ]; then
+	} > "$OUT/checkpatch-all.log" 2>&1
+	grep -v '^total: 0 errors, 0 warnings' "$OUT/checkpatch-all.log" > "$OUT/checkpatch.log"
+	# checkpatch prints a total: line for every file it checked; fewer
+	# means it did not run (missing, crashed), which is no pass.
+	totals=$(grep -c '^total: ' "$OUT/checkpatch-all.log")
+	if [ "$totals" -ne $((${#files[@]} + 2)) ]; then
+		cat "$OUT/checkpatch-all.log"
+		result FAIL lint.checkpatch "$totals total: lines for $((${#files[@]} + 2)) files"
+	elif [ -s "$OUT/checkpatch.log" ]; then
 		cat "$OUT/checkpatch.log"
 		result FAIL lint.checkpatch
 	else

@@ -45,16 +45,6 @@ expect_field() {
 	[ "$got" = "$3" ] || fail "$2 of '$1': got '$got', want '$3'"
 }
 
-# wait_until SECONDS CMD...: polls CMD every 0.2 s.
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $end ] || return 1
-		nap 0.2
-	done
-}
-
 report() { printf 1 > "$SYS/report"; }
 # (sysfs sizes are 0: test -s cannot tell an empty file.)
 no_offenders() { [ -z "$(cat $SYS/offenders)" ]; }

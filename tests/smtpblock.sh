@@ -337,57 +337,73 @@ test_cap_net_admin() {
 	unload
 }
 
-# crafted FROM ARGS...: sets CRAFTED to the number of crafted packets
-# with our mark that reach the outside MX when FROM runs pktcraft send
-# ARGS. In this shell, not in $(...): its fail()s must count.
-crafted() {
-	local from=$1 args dst pid
-	shift
-	args=" $* " dst=${args##* --dst } dst=${dst%% *}
-	CRAFTED=""
-	rm -f "$TMP/sniff.ready"
-	# The fence, a SYN-ACK sent after the packets under test on the same
-	# path, ends the count: no fixed wait that a slow VM could outlast.
-	on mx "$TOOLS/pktcraft" sniff -i eth0 -t 20000 --fence 0x4f4f \
+# Crafted packets, many cases per sniffer: `case_crafted N FROM ARGS...`
+# adds a case (N of its packets must reach the outside MX when FROM runs
+# pktcraft send ARGS), `run_crafted FENCE_DST` sends them all and checks
+# each. Case i carries mark i, so one sniffer counts every case apart;
+# each sending host sends its cases from one pktcraft batch, pinned to
+# one CPU, and ends with a fence (a SYN-ACK to FENCE_DST on port 80): the
+# sniffer stops at the last fence, so no fixed wait that a slow VM could
+# outlast, and a fence that never came fails the test.
+declare -a CASE_WANT CASE_FROM CASE_ARGS
+case_crafted() {
+	CASE_WANT+=("$1")
+	CASE_FROM+=("$2")
+	shift 2
+	CASE_ARGS+=("$*")
+}
+
+run_crafted() {
+	local fence_dst=$1 i h hosts=" " pid mark count
+	local -A got=()
+	rm -f "$TMP/sniff.ready" "$TMP"/batch-*
+	for i in "${!CASE_WANT[@]}"; do
+		h=${CASE_FROM[i]}
+		echo "${CASE_ARGS[i]} --mark $((i + 1))" >> "$TMP/batch-$h"
+		[[ $hosts == *" $h "* ]] || hosts+="$h "
+	done
+	on mx "$TOOLS/pktcraft" sniff -i eth0 -t 30000 --marks "1-${#CASE_WANT[@]}" \
+		--fence $FENCE --fences $(echo $hosts | wc -w) \
 		-r "$TMP/sniff.ready" > "$TMP/sniff.out" &
 	pid=$!
 	wait_for_file "$TMP/sniff.ready" || fail "sniffer not ready"
-	on "$from" "$TOOLS/pktcraft" send "$@" >/dev/null || fail "pktcraft send $*"
-	on "$from" "$TOOLS/pktcraft" send --dst "$dst" --flags syn,ack \
-		--dport 80 --mark 0x4f4f >/dev/null || fail "pktcraft send fence"
+	for h in $hosts; do
+		echo "--dst $fence_dst --flags syn,ack --dport 80 --mark $FENCE" >> "$TMP/batch-$h"
+		on "$h" "$TOOLS/pktcraft" batch "$TMP/batch-$h" > /dev/null ||
+			fail "pktcraft batch from $h"
+	done
 	wait $pid || fail "sniffer: exit $?"
-	read -r CRAFTED < "$TMP/sniff.out"
-}
-
-# expect_crafted N FROM ARGS...: N of the crafted packets reach the MX.
-expect_crafted() {
-	local want=$1
-	shift
-	crafted "$@"
-	[ "$CRAFTED" = "$want" ] || fail "crafted from $1 (${*:2}): $CRAFTED arrived, want $want"
+	while read -r mark count; do got[$mark]=$count; done < "$TMP/sniff.out"
+	for i in "${!CASE_WANT[@]}"; do
+		count=${got[$((i + 1))]:-0}
+		[ "$count" = "${CASE_WANT[i]}" ] ||
+			fail "crafted from ${CASE_FROM[i]} (${CASE_ARGS[i]}): $count arrived, want ${CASE_WANT[i]}"
+	done
+	CASE_WANT=() CASE_FROM=() CASE_ARGS=()
 }
 
 test_crafted_ipv4() {
 	load_default
 	snap
-	expect_crafted 0 cl --dst $MX4 --flags syn
-	expect_crafted 0 cl --dst $MX4 --flags syn --ip-options 40
-	expect_crafted 0 cl --dst $MX4 --flags syn,fin
-	expect_crafted 0 cl --dst $MX4 --flags syn,psh,urg,ece,cwr
-	expect_crafted 1 cl --dst $MX4 --flags syn,ack
-	expect_crafted 1 cl --dst $MX4 --flags ack
-	expect_crafted 1 cl --dst $MX4 --flags syn --dport 587
+	case_crafted 0 cl --dst $MX4 --flags syn
+	case_crafted 0 cl --dst $MX4 --flags syn --ip-options 40
+	case_crafted 0 cl --dst $MX4 --flags syn,fin
+	case_crafted 0 cl --dst $MX4 --flags syn,psh,urg,ece,cwr
+	case_crafted 1 cl --dst $MX4 --flags syn,ack
+	case_crafted 1 cl --dst $MX4 --flags ack
+	case_crafted 1 cl --dst $MX4 --flags syn --dport 587
 	# Fragments: a first fragment without ports or flags, one that would
 	# overwrite the flags, and one that cannot touch them.
-	expect_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 8
-	expect_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 2
-	expect_crafted 0 cl --dst $MX4 --dport 80 --frag-offset 1
-	expect_crafted 1 cl --dst $MX4 --dport 80 --frag-offset 2
-	expect_crafted 0 cl --dst $MX4 --more-fragments --ip-options 20
-	expect_crafted 1 cl --dst $MX4 --dport 80 --more-fragments
+	case_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 8
+	case_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 2
+	case_crafted 0 cl --dst $MX4 --dport 80 --frag-offset 1
+	case_crafted 1 cl --dst $MX4 --dport 80 --frag-offset 2
+	case_crafted 0 cl --dst $MX4 --more-fragments --ip-options 20
+	case_crafted 1 cl --dst $MX4 --dport 80 --more-fragments
 	# The relay may send all of these.
-	expect_crafted 1 rl --dst $MX4 --flags syn --ip-options 40
-	expect_crafted 1 rl --dst $MX4 --dport 80 --frag-offset 1
+	case_crafted 1 rl --dst $MX4 --flags syn --ip-options 40
+	case_crafted 1 rl --dst $MX4 --dport 80 --frag-offset 1
+	run_crafted $MX4
 	expect_delta dropped 8
 	expect_delta allowed_relay 2
 	counters_add_up
@@ -397,20 +413,21 @@ test_crafted_ipv4() {
 test_crafted_ipv6() {
 	load_default
 	snap
-	expect_crafted 0 cl --dst $MX6 --flags syn
-	expect_crafted 0 cl --dst $MX6 --ext hbh,dst,rt,ah
-	expect_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 20
-	expect_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 40
+	case_crafted 0 cl --dst $MX6 --flags syn
+	case_crafted 0 cl --dst $MX6 --ext hbh,dst,rt,ah
+	case_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 20
+	case_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 40
 	# Past 32 extension headers the module stops looking: any port.
-	expect_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 40 --dport 587 --flags ack
-	expect_crafted 1 rl --dst $MX6 --ext dst --ext-repeat 40
-	expect_crafted 1 cl --dst $MX6 --ext hbh,dst --flags syn,ack
-	expect_crafted 0 cl --dst $MX6 --ext frag --more-fragments
-	expect_crafted 0 cl --dst $MX6 --ext frag --more-fragments --tcp-bytes 8 --dport 80
-	expect_crafted 0 cl --dst $MX6 --ext frag --frag-offset 1 --dport 80
-	expect_crafted 1 cl --dst $MX6 --ext frag --frag-offset 2 --dport 80
-	expect_crafted 1 cl --dst $MX6 --ext frag --more-fragments --dport 80
-	expect_crafted 1 rl --dst $MX6 --ext hbh,dst,rt,ah
+	case_crafted 0 cl --dst $MX6 --ext dst --ext-repeat 40 --dport 587 --flags ack
+	case_crafted 1 rl --dst $MX6 --ext dst --ext-repeat 40
+	case_crafted 1 cl --dst $MX6 --ext hbh,dst --flags syn,ack
+	case_crafted 0 cl --dst $MX6 --ext frag --more-fragments
+	case_crafted 0 cl --dst $MX6 --ext frag --more-fragments --tcp-bytes 8 --dport 80
+	case_crafted 0 cl --dst $MX6 --ext frag --frag-offset 1 --dport 80
+	case_crafted 1 cl --dst $MX6 --ext frag --frag-offset 2 --dport 80
+	case_crafted 1 cl --dst $MX6 --ext frag --more-fragments --dport 80
+	case_crafted 1 rl --dst $MX6 --ext hbh,dst,rt,ah
+	run_crafted $MX6
 	expect_delta dropped 8
 	expect_delta allowed_relay 2
 	counters_add_up
@@ -418,18 +435,34 @@ test_crafted_ipv6() {
 }
 
 # Unloading and reloading while SYNs flow: no warning, no leak (the rig
-# checks the kernel log), and the module comes back working.
+# checks the kernel log), and the module comes back working. The senders
+# run until stopped, and each load must have seen their SYNs before it is
+# unloaded: the unloads really happen under traffic. The counters start
+# at zero with each load; the last load's can only have seen blocked
+# SYNs, rejected, and no more than were sent.
 test_unload_while_traffic() {
 	local i pids
 	load_default
-	for i in 1 2 3; do
-		on cl "$TOOLS/pktcraft" send --dst $MX4 --count 2000 >/dev/null &
-		pids="$!"
-		on cl "$TOOLS/pktcraft" send --dst $MX6 --count 2000 >/dev/null &
-		pids+=" $!"
+	send_until_stopped v4 cl --dst $MX4 --count 500 &
+	pids="$!"
+	send_until_stopped v6 cl --dst $MX6 --count 500 &
+	pids+=" $!"
+	for i in 1 2 3 4; do
+		wait_until 30 counter_above syn_seen 0 || fail "load $i saw no SYN"
+		[ $i = 4 ] && break
 		unload
-		load_default mode=reject || fail "reload $i"
-		wait $pids
+		load_default mode=reject || { fail "reload $i"; break; }
+	done
+	stop_background
+	wait $pids
+	settle
+	local seen=$(counter syn_seen)
+	[ "$seen" -le $(($(sent v4) + $(sent v6))) ] ||
+		fail "syn_seen $seen, but $(sent v4) + $(sent v6) sent"
+	assert_eq "$(counter blocked)" "$seen" "blocked: every SYN seen"
+	assert_eq "$(counter rejected)" "$seen" "rejected: every SYN seen"
+	for i in allowed_external allowed_internal allowed_relay dropped monitored; do
+		assert_eq "$(counter $i)" 0 "stats/$i"
 	done
 	counters_add_up
 	expect_probe refused cl $MX4 25

@@ -3,8 +3,9 @@
  * smtpblock selftests.
  *
  *   pktcraft send [options] --dst ADDR
+ *   pktcraft batch [FILE]      one send per line (its options), in order
  *   pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]
- *                  [--fence F]
+ *                  [--marks LO-HI] [--fence F] [--fences N]
  *                  [--dir in|out|any] [-r READY_FILE]
  *
  * "send" builds the whole IP packet itself (raw IPPROTO_RAW socket) so that
@@ -25,6 +26,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,8 +81,10 @@ static _Noreturn void usage(void)
 "           [--ext LIST] [--ext-repeat N] [--frag-offset N]\n"
 "           [--more-fragments] [--frag-id N] [--frag-len L] [--tcp-bytes K]\n"
 "           [--payload N]\n"
-"       pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N] [--fence F]\n"
-"           [--dir in|out|any] [-r READY_FILE]\n"
+"       pktcraft batch [FILE]\n"
+"       pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]\n"
+"           [--marks LO-HI] [--fence F] [--fences N] [--dir in|out|any]\n"
+"           [-r READY_FILE]\n"
 "\n"
 "send:\n"
 "  --src          default: the address the kernel would pick for --dst\n"
@@ -107,18 +111,37 @@ static _Noreturn void usage(void)
 "  --tcp-bytes    keep only the first K (0..20) TCP header bytes, and no\n"
 "                 payload; the TCP checksum still covers the full segment\n"
 "  --payload      N zero bytes after the TCP header\n"
+"batch: the sends of FILE (default: stdin), one per line, written as the\n"
+"  options of send ('#' starts a comment), from one process pinned to one\n"
+"  CPU: a fence on the last line cannot overtake the packets before it\n"
 "sniff: prints the number of packets carrying the mark seen on IFACE\n"
 "  (default direction: in) within TIMEOUT_MS (default %d) or until N were\n"
-"  seen, or until a packet carrying mark F (a fence sent after the\n"
-"  packets under test: what is not there by then was dropped) arrives;\n"
-"  creates READY_FILE once capturing.\n",
+"  seen, or until N packets (--fences, default 1) carrying mark F (fences\n"
+"  sent after the packets under test: what is not there by then was\n"
+"  dropped) arrived; exits 3 when the fences did not all come in time.\n"
+"  --marks LO-HI: counts every mark in LO..HI apart and prints a line\n"
+"  'MARK COUNT' (decimal) for each mark seen, instead of one number.\n"
+"  Creates READY_FILE once capturing.\n",
 		DEF_SPORT, DEF_DPORT, DEF_MARK, DEF_TIMEOUT_MS);
 	exit(EXIT_USAGE);
 }
 
+/* The line of a batch being sent, for error messages; 0 outside batch. */
+static unsigned long batch_line;
+
+static void error_prefix(void)
+{
+	fprintf(stderr, "pktcraft: ");
+	if (batch_line)
+		fprintf(stderr, "batch line %lu: ", batch_line);
+}
+
 static _Noreturn void die(const char *what)
 {
-	fprintf(stderr, "pktcraft: %s: %s\n", what, strerror(errno));
+	int err = errno;
+
+	error_prefix();
+	fprintf(stderr, "%s: %s\n", what, strerror(err));
 	exit(1);
 }
 
@@ -128,7 +151,7 @@ void bad_arg(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "pktcraft: ");
+	error_prefix();
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n(pktcraft -h for help)\n");
@@ -732,7 +755,7 @@ static void vary_addresses(struct craft *c, const struct craft *base,
 
 static int cmd_send(int argc, char **argv)
 {
-	static struct craft c = {
+	static const struct craft defaults = {
 		.sport = DEF_SPORT,
 		.dport = DEF_DPORT,
 		.tcp_flags = TCPF_SYN,
@@ -745,11 +768,12 @@ static int cmd_send(int argc, char **argv)
 	/* None of these exceeds 65535 bytes (checked while building). */
 	static uint8_t seg[MAX_IP_LEN], frag[MAX_IP_LEN], data[MAX_IP_LEN];
 	static uint8_t pkt[IPV6_HDR_LEN + MAX_IP_LEN];
-	struct craft base;
+	static struct craft c, base;
 	size_t len, plen = 0;
 	unsigned long i;
 	int fd;
 
+	c = defaults;
 	parse_send_opts(&c, argc, argv);
 	check_send_opts(&c);
 	if (!c.have_src)
@@ -780,6 +804,64 @@ static int cmd_send(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Pinned to the CPU it starts on: veth hands each packet to the backlog
+ * of the sending CPU, so packets sent from one CPU are seen in order, and
+ * a fence on the last line arrives after everything before it.
+ */
+static void pin_to_this_cpu(void)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t set;
+
+	if (cpu < 0)
+		die("sched_getcpu");
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+#define MAX_BATCH_ARGS	64
+
+static int cmd_batch(int argc, char **argv)
+{
+	FILE *in = stdin;
+	char *line = NULL, *args[MAX_BATCH_ARGS + 1], *tok, *save;
+	size_t cap = 0;
+	int n;
+
+	if (argc > 2)
+		bad_arg("batch takes at most one FILE");
+	if (argc == 2 && strcmp(argv[1], "-")) {
+		in = fopen(argv[1], "r");
+		if (!in)
+			die(argv[1]);
+	}
+	pin_to_this_cpu();
+	while (getline(&line, &cap, in) > 0) {
+		batch_line++;
+		*strchrnul(line, '#') = '\0';
+		args[0] = "send";
+		n = 1;
+		for (tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save)) {
+			if (n == MAX_BATCH_ARGS)
+				bad_arg("more than %d words", MAX_BATCH_ARGS - 1);
+			args[n++] = tok;
+		}
+		if (n == 1)
+			continue;
+		args[n] = NULL;
+		optind = 0;	/* glibc: a full restart of getopt */
+		cmd_send(n, args);
+	}
+	if (ferror(in))
+		die("reading the batch");
+	free(line);
+	return 0;
+}
+
 /* ----------------------------------------------------------------- sniff */
 
 enum direction { DIR_IN, DIR_OUT, DIR_ANY };
@@ -790,8 +872,11 @@ struct sniff {
 	long timeout_ms;
 	uint32_t mark;
 	unsigned long expect;		/* 0: run until the timeout */
-	uint32_t fence;			/* stop at a packet with this mark */
+	uint32_t fence;			/* stop at fences packets with this mark */
+	unsigned long fences;
 	bool has_fence;
+	bool per_mark;			/* count marks lo..hi apart */
+	uint32_t lo, hi;
 	enum direction dir;
 };
 
@@ -805,7 +890,7 @@ static long now_ms(void)
 
 static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 {
-	enum { O_MARK = 256, O_EXPECT, O_DIR, O_FENCE };
+	enum { O_MARK = 256, O_EXPECT, O_DIR, O_FENCE, O_FENCES, O_MARKS };
 	static const struct option lopts[] = {
 		{ "iface",	required_argument, NULL, 'i' },
 		{ "timeout",	required_argument, NULL, 't' },
@@ -814,9 +899,12 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		{ "expect",	required_argument, NULL, O_EXPECT },
 		{ "dir",	required_argument, NULL, O_DIR },
 		{ "fence",	required_argument, NULL, O_FENCE },
+		{ "fences",	required_argument, NULL, O_FENCES },
+		{ "marks",	required_argument, NULL, O_MARKS },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *dash;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "i:t:r:h", lopts, NULL)) != -1) {
@@ -840,6 +928,18 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 			s->fence = parse_num(optarg, 0, 0xfffff);
 			s->has_fence = true;
 			break;
+		case O_FENCES:
+			s->fences = parse_num(optarg, 1, 1000);
+			break;
+		case O_MARKS:
+			dash = strchr(optarg, '-');
+			if (!dash)
+				bad_arg("--marks wants LO-HI");
+			*dash = '\0';
+			s->lo = parse_num(optarg, 0, 0xfffff);
+			s->hi = parse_num(dash + 1, s->lo, 0xfffff);
+			s->per_mark = true;
+			break;
 		case O_DIR:
 			if (!strcmp(optarg, "in"))
 				s->dir = DIR_IN;
@@ -858,6 +958,10 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	if (!s->iface)
 		bad_arg("-i IFACE is required");
+	if (s->per_mark && s->expect)
+		bad_arg("--expect counts one mark: not with --marks");
+	if (s->per_mark && s->has_fence && s->fence >= s->lo && s->fence <= s->hi)
+		bad_arg("the fence's mark is inside --marks");
 }
 
 /*
@@ -895,16 +999,17 @@ static bool dir_ok(const struct sniff *s, unsigned char pkttype)
 	return s->dir == DIR_ANY || (s->dir == DIR_OUT) == out;
 }
 
-static bool has_mark(uint32_t mark, const struct sockaddr_ll *from,
-		     const uint8_t *p, ssize_t len)
+/* The packet's mark (IPv4 ID, IPv6 flow label), or -1 if it is not IP. */
+static long mark_of(const struct sockaddr_ll *from, const uint8_t *p,
+		    ssize_t len)
 {
-	if (from->sll_protocol == htons(ETH_P_IP))
-		return len >= IPV4_HDR_LEN && p[0] >> 4 == 4 &&
-		       get16(p + 4) == mark;
-	if (from->sll_protocol == htons(ETH_P_IPV6))
-		return len >= IPV6_HDR_LEN && p[0] >> 4 == 6 &&
-		       (get32(p) & 0xfffff) == mark;
-	return false;
+	if (from->sll_protocol == htons(ETH_P_IP) &&
+	    len >= IPV4_HDR_LEN && p[0] >> 4 == 4)
+		return get16(p + 4);
+	if (from->sll_protocol == htons(ETH_P_IPV6) &&
+	    len >= IPV6_HDR_LEN && p[0] >> 4 == 6)
+		return get32(p) & 0xfffff;
+	return -1;
 }
 
 static void warn_drops(int fd)
@@ -923,14 +1028,21 @@ static int cmd_sniff(int argc, char **argv)
 	struct sniff s = {
 		.timeout_ms = DEF_TIMEOUT_MS,
 		.mark = DEF_MARK,
+		.fences = 1,
 		.dir = DIR_IN,
 	};
-	unsigned long count = 0;
+	unsigned long count = 0, fences = 0, *per_mark = NULL;
 	long deadline;
+	uint32_t m;
 	struct pollfd pfd;
 	int fd;
 
 	parse_sniff_opts(&s, argc, argv);
+	if (s.per_mark) {
+		per_mark = calloc(s.hi - s.lo + 1, sizeof(*per_mark));
+		if (!per_mark)
+			die("calloc");
+	}
 	fd = open_capture(s.iface);
 	if (s.ready)
 		create_ready_file(s.ready);
@@ -939,7 +1051,7 @@ static int cmd_sniff(int argc, char **argv)
 	pfd.events = POLLIN;
 	deadline = now_ms() + s.timeout_ms;
 	while (!s.expect || count < s.expect) {
-		long left = deadline - now_ms();
+		long left = deadline - now_ms(), mark;
 		struct sockaddr_ll from;
 		socklen_t flen = sizeof(from);
 		uint8_t buf[64];	/* only the IP header is inspected */
@@ -962,14 +1074,34 @@ static int cmd_sniff(int argc, char **argv)
 		}
 		if (!dir_ok(&s, from.sll_pkttype))
 			continue;
-		if (s.has_fence && has_mark(s.fence, &from, buf, n))
-			break;
-		if (has_mark(s.mark, &from, buf, n))
+		mark = mark_of(&from, buf, n);
+		if (mark < 0)
+			continue;
+		if (s.has_fence && mark == s.fence) {
+			if (++fences == s.fences)
+				break;
+		} else if (s.per_mark) {
+			if (mark >= s.lo && mark <= s.hi)
+				per_mark[mark - s.lo]++;
+		} else if (mark == s.mark) {
 			count++;
+		}
 	}
 	warn_drops(fd);
-	printf("%lu\n", count);
+	if (s.per_mark) {
+		for (m = s.lo; m <= s.hi; m++)
+			if (per_mark[m - s.lo])
+				printf("%u %lu\n", m, per_mark[m - s.lo]);
+	} else {
+		printf("%lu\n", count);
+	}
+	free(per_mark);
 	close(fd);
+	if (s.has_fence && fences < s.fences) {
+		fprintf(stderr, "pktcraft: sniff: %lu of %lu fences in %ld ms\n",
+			fences, s.fences, s.timeout_ms);
+		return 3;
+	}
 	return 0;
 }
 
@@ -980,6 +1112,8 @@ int main(int argc, char **argv)
 	/* Let getopt() see the subcommand as argv[0]. */
 	if (!strcmp(argv[1], "send"))
 		return cmd_send(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "batch"))
+		return cmd_batch(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "sniff"))
 		return cmd_sniff(argc - 1, argv + 1);
 	usage();

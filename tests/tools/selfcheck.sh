@@ -261,6 +261,45 @@ test_pktcraft()
 		--frag-offset 4
 }
 
+# batch: per-mark counts, fences, and a sniffer whose fences never came.
+test_batch()
+{
+	local ready=$TMP/batch.ready pid rc got
+
+	rm -f "$ready"
+	ip netns exec "$NS_B" "$PKTCRAFT" sniff -i veth0 -t 5000 --marks 1-9 \
+		--fence 0x4f4f --fences 2 -r "$ready" >"$TMP/marks" &
+	pid=$!
+	wait_file "$ready" || fail "batch: sniffer not ready"
+	printf '%s\n' "--dst $B4 --mark 3 --count 2  # a comment" "" \
+		"--dst $B6 --mark 7" "--dst $B4 --mark 0x4f4f" \
+		"--dst $B6 --mark 0x4f4f" "--dst $B4 --mark 5" >"$TMP/batch"
+	ip netns exec "$NS_A" "$PKTCRAFT" batch "$TMP/batch" ||
+		fail "batch: send failed"
+	wait $pid
+	rc=$?
+	got=$(tr '\n' ' ' <"$TMP/marks")
+	if [ $rc -eq 0 ] && [ "$got" = "3 2 7 1 " ]; then
+		pass "batch: per-mark counts up to the second fence"
+	else
+		fail "batch: sniffer exit $rc, counted '$got', want '3 2 7 1 '"
+	fi
+	ip netns exec "$NS_B" "$PKTCRAFT" sniff -i veth0 -t 300 --fence 0x4f4f \
+		>/dev/null 2>&1
+	rc=$?
+	if [ $rc -eq 3 ]; then
+		pass "sniff: exit 3 when the fence never came"
+	else
+		fail "sniff: exit $rc without its fence, want 3"
+	fi
+	if echo "--dst $B4 --mark 0" | ip netns exec "$NS_A" "$PKTCRAFT" batch \
+		2>/dev/null; then
+		fail "batch: a bad line did not fail the batch"
+	else
+		pass "batch: a bad line fails the batch"
+	fi
+}
+
 if [ "$(id -u)" -ne 0 ]; then
 	skip "must run as root"
 fi
@@ -270,4 +309,5 @@ TMP=$(mktemp -d)
 setup
 test_tcpprobe
 test_pktcraft
+test_batch
 exit $FAILED

@@ -60,11 +60,23 @@ ensure_packages() {
 		die "cannot install ${missing[*]}"
 }
 
+# newest_deb DIR: the newest linux-source-$SERIES .deb in DIR, or nothing.
+newest_deb() {
+	local debs=("$1"/linux-source-"$SERIES"_*_all.deb)
+	[ -e "${debs[0]}" ] || return 0
+	printf '%s\n' "${debs[@]}" | sort -V | tail -n 1
+}
+
 # Prints the path of Debian's linux-source-$SERIES .deb, downloading it.
+# Under the lock that make lint's download takes too: CI builds this
+# kernel beside make check.
 source_deb() {
-	local dir=$CACHE/src deb
+	local dir=$CACHE/src deb lock
 	mkdir -p "$dir"
-	deb=$(ls "$dir"/linux-source-"$SERIES"_*_all.deb 2>/dev/null | sort -V | tail -n 1)
+	exec {lock}>"$dir/.lock"
+	flock "$lock"
+	# Not ls: on an empty cache its failure ends the script (pipefail).
+	deb=$(newest_deb "$dir")
 	if [ -z "$deb" ]; then
 		log "downloading linux-source-$SERIES (~140 MB)"
 		(cd "$dir" && apt-get -q -o APT::Sandbox::User=root download \
@@ -72,8 +84,10 @@ source_deb() {
 			{ apt-get update -q >&2 && (cd "$dir" && apt-get -q \
 				-o APT::Sandbox::User=root download "linux-source-$SERIES" >&2); } ||
 			die "cannot download linux-source-$SERIES"
-		deb=$(ls "$dir"/linux-source-"$SERIES"_*_all.deb | sort -V | tail -n 1)
+		deb=$(newest_deb "$dir")
+		[ -n "$deb" ] || die "linux-source-$SERIES downloaded, but not found in $dir"
 	fi
+	exec {lock}>&-
 	echo "$deb"
 }
 

@@ -4,7 +4,8 @@
 # tests/check.sh - what `make check` runs; `--debug` is `make check-debug`,
 # `--compat` is `make check-compat`, `--demo` is `make demo`.
 #
-# Lanes, in order: userspace unit tests of the pure files; 30 s of
+# Lanes, in order: userspace unit tests of the pure files; the userspace
+# tools on the host (tests/host.sh); 30 s of
 # libFuzzer on the same parsers (make fuzz); a W=1 build of
 # the module against the Debian 12 kernel headers, smtpblockctl and the
 # test tools; the test tools' self-check (host); make lint (W=1, sparse, checkpatch --strict); a dkms round
@@ -145,6 +146,21 @@ lane_dkms() {
 		result OK dkms.remove
 	fi
 	rm -rf "$src"
+}
+
+# The userspace tools without the module (tests/host.sh): CSV fixtures,
+# smtpblockctl's validation and exit codes, smtpblock-apply's steps.
+lane_host() {
+	echo "# lane: tests/host.sh (smtpblock-csv, smtpblockctl, smtpblock-apply on the host)"
+	if ! make -s -C tools > "$OUT/host-build.log" 2>&1; then
+		cat "$OUT/host-build.log"
+		result FAIL host.build
+		return
+	fi
+	tests/host.sh > "$OUT/host.log" 2>&1
+	cat "$OUT/host.log"
+	tally "$OUT/host.log"
+	grep -q '^1\.\.[1-9]' "$OUT/host.log" || result FAIL host.ran "see $OUT/host.log"
 }
 
 # The test tools' own check (tcpprobe, pktcraft: every VM oracle relies
@@ -358,6 +374,7 @@ case ${1:-} in
 	;;
 '')
 	lane_unit
+	lane_host
 	lane_fuzz
 	lane_kernel && lane_build && lane_selfcheck && lane_lint && lane_dkms &&
 		lane_vm stock "$KVER" "$ROOT/smtpblock.ko"

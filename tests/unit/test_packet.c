@@ -231,22 +231,55 @@ static void ipv6_evasion(void)
 	CHECK(parse6(200, &p) == SB_PKT_HIDDEN);
 }
 
-/* Random bytes never crash the parser or read out of bounds (ASan). */
+/*
+ * Random bytes never crash the parser or read out of bounds (ASan); every
+ * result is one of the kinds, and a TCP result read its fields where the
+ * headers say they are (IPv4 at IHL words, IPv6 without extension
+ * headers at 40), each kind showing up at least once.
+ */
 static void random_bytes(void)
 {
+	u32 i, k, len, off, seen4[3] = { 0 }, seen6[3] = { 0 };
+	enum sb_pkt_kind kind;
 	struct sb_pkt p;
-	u32 i, k, len;
+	bool bad = false;
 
 	for (i = 0; i < 200000; i++) {
 		len = (u32)(unit_rand() % 200);
 		for (k = 0; k < len; k++)
 			pkt[k] = (u8)unit_rand();
+		if (len > 9 && (i & 1) == 0) {
+			pkt[9] = 6;		/* TCP, unfragmented */
+			pkt[6] &= 0x80;
+			pkt[7] = 0;
+		}
 		if (len > 6 && (i & 3) == 0)
 			pkt[6] = (u8)(unit_rand() % 4 ? 60 : 44);
-		parse4(len, &p);
-		parse6(len, &p);
+		if (len > 6 && (i & 7) == 1)
+			pkt[6] = 6;
+		kind = parse4(len, &p);
+		if (kind > SB_PKT_HIDDEN)
+			bad = true;
+		else
+			seen4[kind]++;
+		off = (pkt[0] & 15) * 4u;
+		if (kind == SB_PKT_TCP &&
+		    (len < off + 14 || p.dport != (pkt[off + 2] << 8 | pkt[off + 3]) ||
+		     p.tcp_flags != pkt[off + 13]))
+			bad = true;
+		kind = parse6(len, &p);
+		if (kind > SB_PKT_HIDDEN)
+			bad = true;
+		else
+			seen6[kind]++;
+		if (kind == SB_PKT_TCP && pkt[6] == 6 &&
+		    (len < 54 || p.dport != (pkt[42] << 8 | pkt[43]) ||
+		     p.tcp_flags != pkt[53]))
+			bad = true;
 	}
-	CHECK(true);
+	CHECK(!bad);
+	for (k = 0; k < 3; k++)
+		CHECK(seen4[k] > 0 && seen6[k] > 0);
 }
 
 UNIT_MAIN("packet", T(ipv4), T(ipv4_evasion), T(ipv6), T(ipv6_evasion),

@@ -118,19 +118,24 @@ sent() {
 }
 
 # until_stopped NAME CMD...: runs CMD again and again until stopped; the
-# number of runs is in $TMP/runs-NAME (runs NAME). A run that fails is
-# an error of the test.
+# number of runs so far is in $TMP/runs-NAME (runs NAME). A run that
+# fails is an error of the test.
 until_stopped() {
 	local name=$1 n=0
 	shift
+	echo 0 > "$TMP/runs-$name"
 	while ! stopped; do
 		"$@" > /dev/null 2> "$TMP/err-$name" ||
 			{ bg_error "$name: $* failed: $(head -c 300 "$TMP/err-$name")"; break; }
 		n=$((n + 1))
+		echo $n > "$TMP/runs-$name"
 	done
-	echo $n > "$TMP/runs-$name"
 }
-runs() { local n; read -r n < "$TMP/runs-$1"; echo "$n"; }
+runs() {
+	local n=""
+	until [ -n "$n" ]; do read -r n < "$TMP/runs-$1"; done
+	echo "$n"
+}
 
 # The packets that the kernel's receive backlogs dropped (all CPUs; the
 # second column of softnet_stat, hex): the only place where a flood of

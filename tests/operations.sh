@@ -23,6 +23,7 @@ fi
 
 klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
 status() { sysval bulk/status; }
+status_is_loading() { [[ $(status) == loading* ]]; }
 
 # bulk LIST FILE: the raw protocol, the whole file through one descriptor.
 bulk() {
@@ -130,18 +131,36 @@ test_bulk_concurrent() {
 	assert_eq "$(status)" "loading list=campus lines=1 entries=1" status
 	expect_write OK bulk/abort 1
 	expect_write EINVAL bulk/data $'10.0.0.0/8\n'	# no load open
-	# Loads from two shells at once: each is whole or told EBUSY.
-	local i final pids
+	# A load held open: a second writer is refused with EBUSY, by exit
+	# code and message, and the first one's commit goes through.
+	local i final pa pb ea eb
 	printf '10.0.0.0/8\n11.0.0.0/8\n' > $TMP/l1
 	printf '10.0.0.0/8\n12.0.0.0/8\n' > $TMP/l2
+	mkfifo $TMP/go
+	{ printf campus > $SYS/bulk/begin && cat $TMP/l1 > $SYS/bulk/data &&
+		read -r _ < $TMP/go && printf 1 > $SYS/bulk/commit; } 2> $TMP/ea &
+	pa=$!
+	wait_until 10 status_is_loading || fail "the first load did not begin"
+	bulk campus $TMP/l2 2> $TMP/eb && fail "a second load while one is open succeeded"
+	grep -q 'busy' $TMP/eb || fail "second load: '$(cat $TMP/eb)', want EBUSY"
+	echo go > $TMP/go
+	wait $pa || fail "the held load failed: $(cat $TMP/ea)"
+	assert_eq "$(cat $SYS/campus)" "$(cat $TMP/l1)" "campus after the held load"
+	# Loads from two shells at once: each is whole or told EBUSY, at
+	# least one goes through, and the list is one that went through.
 	for i in $(seq 20); do
-		bulk campus $TMP/l1 2>/dev/null &
-		pids=$!
-		bulk campus $TMP/l2 2>/dev/null &
-		wait $pids $!
+		bulk campus $TMP/l1 2> $TMP/ea &
+		pa=$!
+		bulk campus $TMP/l2 2> $TMP/eb &
+		pb=$!
+		wait $pa; ea=$?
+		wait $pb; eb=$?
+		[ $ea = 0 ] || grep -q busy $TMP/ea || fail "round $i, writer 1: $(cat $TMP/ea)"
+		[ $eb = 0 ] || grep -q busy $TMP/eb || fail "round $i, writer 2: $(cat $TMP/eb)"
 		final=$(cat $SYS/campus)
-		[ "$final" = "$(cat $TMP/l1)" ] || [ "$final" = "$(cat $TMP/l2)" ] ||
-			fail "round $i: campus is '$final'"
+		{ [ $ea = 0 ] && [ "$final" = "$(cat $TMP/l1)" ]; } ||
+			{ [ $eb = 0 ] && [ "$final" = "$(cat $TMP/l2)" ]; } ||
+			fail "round $i: campus is '$final' (exit codes $ea, $eb)"
 		assert_eq "$(status)" idle "status after round $i"
 	done
 	unload
@@ -212,24 +231,31 @@ test_bulk_atomic_under_load() {
 # gives one whole list or the other, never pages of both.
 test_read_consistent() {
 	load_default
-	local i pid
+	local i pid before overlapped=0
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.16.%d.%d/32\n", i / 256, i % 256 }' > $TMP/A
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.17.%d.%d/32\n", i / 256, i % 256 }' > $TMP/B
 	bulk campus $TMP/A
-	( for i in $(seq "$(scaled 60)"); do bulk campus $TMP/A; bulk campus $TMP/B; done ) &
+	until_stopped swaps swap_campus &
 	pid=$!
+	wait_until 10 test -e "$TMP/runs-swaps"
 	# One descriptor, a pause after the first page: the list changes
 	# under the reader, which must still get one whole list.
 	for i in $(seq 20); do
+		before=$(runs swaps)
 		{ dd bs=4096 count=1 status=none; sleep 0.6; cat; } \
 			< $SYS/campus > $TMP/read
+		[ "$(runs swaps)" = "$before" ] || overlapped=$((overlapped + 1))
 		cmp -s $TMP/read $TMP/A || cmp -s $TMP/read $TMP/B ||
 			{ fail "read $i mixes lists: $(cut -d. -f1,2 $TMP/read | uniq -c | tr '\n' ' ')"; break; }
 	done
-	kill $pid 2>/dev/null
+	stop_background
 	wait $pid
+	echo "# $overlapped of 20 reads overlapped a load; $(runs swaps) pairs of loads"
+	# The race happened: the list was replaced during most reads.
+	assert [ $((2 * overlapped)) -ge 20 ]
 	unload
 }
+swap_campus() { bulk campus $TMP/A && bulk campus $TMP/B; }
 
 # ctl EXPECTED_RC ARGS...: smtpblockctl's exit code, and its stderr kept.
 ctl() {

@@ -54,7 +54,7 @@ test_offender_one_source() {
 	load_default
 	dmesg -C
 	send --dst $MX4 --count 3
-	local line now first last
+	local line now first last out
 	line=$(offender $CL4)
 	expect_field "$line" syns 3
 	expect_field "$line" dsts 1
@@ -76,10 +76,16 @@ test_offender_one_source() {
 	# The router's own SYNs: hook=output.
 	probe $BLOCKED_MS router -b 10.0.1.1 $MX4 25 > /dev/null
 	expect_field "$(offender 10.0.1.1)" hook output
-	# Personal data: root only.
+	# Personal data: root only. (setpriv itself must work: its own
+	# failure would read as a refusal.)
 	assert_eq "$(stat -c %a $SYS/offenders)" 400 "mode of offenders"
-	setpriv --reuid=65534 --regid=65534 --clear-groups cat $SYS/offenders \
-		> /dev/null 2>&1 && fail "nobody can read offenders"
+	assert_eq "$(setpriv --reuid=65534 --regid=65534 --clear-groups id -u)" 65534 \
+		"setpriv as nobody"
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups cat $SYS/offenders 2>&1)
+	case "$out" in
+	*"Permission denied"*) ;;
+	*) fail "nobody reading offenders: '$out'" ;;
+	esac
 	unload
 }
 
@@ -107,10 +113,13 @@ test_offenders_distinct_dsts() {
 	send --src 10.0.1.12 --dst 198.51.100.100 --count 30 --vary-dst 10
 	send --src 10.0.1.13 --dst 198.51.100.100 --count 100 --vary-dst 50
 	expect_field "$(offender 10.0.1.11)" dsts 2
+	# README: within 25% up to 100 destinations.
 	d=$(field "$(offender 10.0.1.12)" dsts)
-	[ "$d" -ge 8 ] && [ "$d" -le 12 ] || fail "10 destinations read as $d"
+	[ $((4 * d)) -ge $((3 * 10)) ] && [ $((4 * d)) -le $((5 * 10)) ] ||
+		fail "10 destinations read as $d"
 	d=$(field "$(offender 10.0.1.13)" dsts)
-	[ "$d" -ge 38 ] && [ "$d" -le 62 ] || fail "50 destinations read as $d"
+	[ $((4 * d)) -ge $((3 * 50)) ] && [ $((4 * d)) -le $((5 * 50)) ] ||
+		fail "50 destinations read as $d"
 	expect_field "$(offender 10.0.1.13)" syns 100
 	unload
 }
@@ -151,14 +160,19 @@ test_log_bounded_under_flood() {
 	unload
 }
 
+# The TTL leaves room for a slow read after the send (about 1.5 s on the
+# debug kernel, more on a loaded machine); the entry must go, but not
+# before its TTL (less the 1 s granularity of its times).
 test_offender_ttl() {
-	# 4 s: the line must still be there when read after send (about
-	# 1.5 s on the debug kernel), and gone within a few seconds more.
-	load_default offender_ttl=4
+	local ttl=8 t0 gone
+	load_default offender_ttl=$ttl
 	dmesg -C
+	t0=${EPOCHREALTIME/./}
 	send --dst $MX4
 	[ -n "$(offender $CL4)" ] || fail "no offender line"
-	wait_until 10 no_offenders || fail "not forgotten after the TTL"
+	wait_until 20 no_offenders || fail "not forgotten after the TTL"
+	gone=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	[ $gone -ge $(((ttl - 1) * 1000)) ] || fail "forgotten after $gone ms, TTL $ttl s"
 	send --dst $MX4
 	expect_field "$(offender $CL4)" syns 1
 	assert_eq "$(klog_count 'blocked ')" 2 "blocked lines: new, and new again"
@@ -273,6 +287,8 @@ test_tunables() {
 test_offenders_survive_changes() {
 	load_default
 	send --src 10.0.1.20 --dst $MX4 --count 3 --vary-src 3
+	# Later by more than the 1 s of the times it keeps: the most recent.
+	nap 1.2
 	send --src 10.0.1.20 --dst $MX4
 	expect_write OK offenders_max 128
 	expect_write OK campus "+192.0.2.0/24"
@@ -281,6 +297,7 @@ test_offenders_survive_changes() {
 	expect_field "$(offender 10.0.1.20)" syns 2
 	expect_write OK offenders_max 1
 	assert_eq "$(wc -l < $SYS/offenders)" 1 "offenders in a table of 1"
+	expect_field "$(offender 10.0.1.20)" syns 2
 	expect_write EINVAL offenders_reset 0
 	expect_write OK offenders_reset 1
 	no_offenders || fail "offenders after reset: $(cat $SYS/offenders)"

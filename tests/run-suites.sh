@@ -45,8 +45,10 @@ if [ ! -w $KMEMLEAK ]; then
 	echo "not ok 1 kmemleak_after_unload # no $KMEMLEAK in this kernel"
 	exit 1
 fi
-if grep -q '^smtpblock ' /proc/modules; then
-	rmmod smtpblock
+# The scan only means something once the module is gone.
+if grep -q '^smtpblock ' /proc/modules && ! rmmod smtpblock; then
+	echo "not ok 1 kmemleak_after_unload # rmmod smtpblock failed"
+	exit 1
 fi
 # kmemleak reports an object only after it was seen unreferenced in a
 # scan at least 5 s (its minimum age) after allocation.

@@ -67,7 +67,15 @@ static unsigned int sb_verdict(enum sb_pkt_kind kind, const struct sb_pkt *pkt,
 		break;
 	case SB_MODE_REJECT:
 		sb_stats_inc(SB_STAT_REJECTED);
-		send_reset(skb, state);
+		/*
+		 * Only for a SYN we could read: a packet that hides its port
+		 * or flags is no connection a client waits on, and the
+		 * reject helpers would read its TCP header from wherever
+		 * their own walk ends (a later fragment's data, the end of
+		 * an over-long chain).
+		 */
+		if (kind == SB_PKT_TCP)
+			send_reset(skb, state);
 		verdict = NF_DROP;
 		break;
 	case SB_MODE_MONITOR:

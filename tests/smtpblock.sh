@@ -54,6 +54,41 @@ test_load_parameters() {
 	unload
 }
 
+# README: "modprobe smtpblock" loads nf_reject_ipv4/6 itself. The module
+# is not installed in the guest's tree, so a tree of its own is made: the
+# two dependencies (and what they need) linked from the real one, ours in
+# extra/, and depmod run over it.
+test_modprobe_loads_dependencies() {
+	local dir=$TMP/modroot kver m line
+	kver=$(uname -r)
+	mkdir -p "$dir/lib/modules/$kver/extra"
+	cp /lib/modules/$kver/modules.builtin* /lib/modules/$kver/modules.order "$dir/lib/modules/$kver/" 2>/dev/null
+	for m in nf_reject_ipv4 nf_reject_ipv6; do
+		while read -r line; do
+			line=${line#insmod }
+			line=${line%% *}
+			[[ $line == /lib/modules/$kver/* ]] || continue
+			mkdir -p "$dir/${line%/*}"
+			ln -sf "$line" "$dir/$line"
+		done <<< "$(modprobe --show-depends $m)"
+	done
+	cp "$KO" "$dir/lib/modules/$kver/extra/smtpblock.ko"
+	depmod -b "$dir" "$kver" 2> "$TMP/depmod.err" ||
+		{ fail "depmod: $(cat "$TMP/depmod.err")"; return; }
+	modprobe -r nf_reject_ipv4 nf_reject_ipv6 ||
+		{ fail "cannot unload nf_reject_ipv4/6 first"; return; }
+	if modprobe -d "$dir" smtpblock campus="$CAMPUS" relays="$RELAYS" mode=reject; then
+		for m in nf_reject_ipv4 nf_reject_ipv6 smtpblock; do
+			grep -q "^$m " /proc/modules || fail "$m not loaded by modprobe smtpblock"
+		done
+		expect_probe refused cl $MX4 25
+	else
+		fail "modprobe smtpblock"
+	fi
+	unload
+	modprobe -q nf_reject_ipv4 && modprobe -q nf_reject_ipv6
+}
+
 test_bad_parameters() {
 	local p
 	for p in "campus=10.1.2.3/8" "campus=10.0.0.0/8,,11.0.0.0/8" \
@@ -79,11 +114,15 @@ test_bad_parameters() {
 		"log line of a bad campus item"
 }
 
+# Every module_param in the source, described (the list from the source:
+# a parameter added later is covered).
 test_modinfo() {
-	local p
-	for p in campus relays ports mode enabled; do
-		modinfo -F parm "$KO" | grep -q "^$p:.\{10,\}" ||
-			fail "modinfo does not describe $p"
+	local p params parm
+	params=$(grep -ho 'module_param([a-z_]*' "$HERE"/../src/*.c | cut -d'(' -f2)
+	[ "$(echo "$params" | wc -w)" -ge 12 ] || fail "parameters found in src/: $params"
+	parm=$(modinfo -F parm "$KO")
+	for p in $params; do
+		echo "$parm" | grep -q "^$p:.\{20,\}" || fail "modinfo does not describe $p"
 	done
 }
 
@@ -310,30 +349,71 @@ test_large_lists() {
 	unload
 }
 
-# bash, not sh: dash's echo reports every failed write as "I/O error".
+# Every file the module lets anyone write, found in the directory itself:
+# a file added later is covered without editing the tests.
+writable_files() { find $SYS -type f -perm /0222 | sort; }
+# What a refused write must not change: every readable file but counters.
+# (mapfile, not cat: a process per file costs seconds under TCG.)
+config_state() {
+	local f lines
+	for f in $(find $SYS -type f -perm /0444 ! -path '*/stats/*' | sort); do
+		mapfile -t lines < "$f"
+		echo "== $f"
+		printf '%s\n' "${lines[@]}"
+	done
+}
+
+# try_writes: writes 1 to each file named on stdin, one line per file:
+# "FILE: ok" or "FILE: the error". Run under unshare or setpriv, in one
+# bash for all files. (bash, not sh: dash's echo reports every failed
+# write as "I/O error".)
+TRY_WRITES='while read -r f; do
+	if out=$(echo 1 2>&1 > "$f"); then echo "$f: ok"; else echo "$f: ${out##*: }"; fi
+done'
+
 test_cap_net_admin() {
 	load_default
-	local f out
+	local files state out n
+	files=$(writable_files)
+	n=$(echo "$files" | wc -l)
+	[ "$n" -ge 15 ] || fail "only $n writable files: $files"
+	state=$(config_state)
+	dmesg -C
 	if ! unshare -Ur true 2>/dev/null; then
 		fail "unshare -Ur does not work here"
 	else
-		for f in enabled mode ports campus relays; do
-			out=$(unshare -Ur bash -c "echo 0 > $SYS/$f" 2>&1)
-			case "$out" in
-			*"not permitted"*) ;;
-			*) fail "userns root writing $f: '$out'" ;;
-			esac
-		done
+		out=$(echo "$files" | unshare -Ur bash -c "$TRY_WRITES")
+		assert_eq "$(echo "$out" | grep -c ': Operation not permitted$')" "$n" \
+			"refusals of root in a user namespace: $(echo "$out" | grep -v 'not permitted$' | tr '\n' ' ')"
 	fi
-	out=$(setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
-		bash -c "echo 0 > $SYS/enabled" 2>&1)
-	case "$out" in
-	*"not permitted"*) ;;
-	*) fail "root without CAP_NET_ADMIN: '$out'" ;;
-	esac
-	assert_eq "$(cat $SYS/enabled)" 1 "enabled after refused writes"
-	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" "10.0.0.0/8 2001:db8:c::/48 " \
-		"campus after refused writes"
+	assert_eq "$(setpriv --inh-caps=-net_admin --bounding-set=-net_admin id -u)" 0 \
+		"setpriv without CAP_NET_ADMIN"
+	out=$(echo "$files" | setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+		bash -c "$TRY_WRITES")
+	assert_eq "$(echo "$out" | grep -c ': Operation not permitted$')" "$n" \
+		"refusals of root without CAP_NET_ADMIN: $(echo "$out" | grep -v 'not permitted$' | tr '\n' ' ')"
+	[ "$(config_state)" = "$state" ] || fail "a refused write changed something"
+	unload
+}
+
+# Every failed write of every writable file leaves exactly one line in
+# the kernel log, naming the file; "x" is invalid for every one of them.
+test_failed_writes_logged() {
+	load_default
+	local f name line ours
+	for f in $(writable_files); do
+		name=${f#$SYS/}
+		dmesg -C
+		printf x 2> /dev/null > "$f" && fail "writing x to $name succeeded"
+		ours=()
+		while IFS= read -r line; do
+			[[ $line == *"smtpblock: "* ]] && ours+=("${line#*smtpblock: }")
+		done <<< "$(dmesg)"
+		assert_eq "${#ours[@]}" 1 "log lines for a failed write to $name"
+		# (bulk/ files are named "bulk: begin" and so on.)
+		[[ ${ours[0]:-} == "$name"* || ${ours[0]:-} == "bulk: ${name#bulk/}:"* ]] ||
+			fail "the log line does not name $name: ${ours[*]}"
+	done
 	unload
 }
 
@@ -434,6 +514,46 @@ test_crafted_ipv6() {
 	unload
 }
 
+# Reject mode answers a watched SYN with a RST, but a packet whose header
+# hides the port or flags gets none (it is not a SYN the client could be
+# waiting on: a RST for it would tell a scanner what the router saw);
+# such packets still count as rejected, and the log lines say reject.
+# The resets are counted at the client, up to a fence from the MX: both senders run
+# on CPU 0, so the fence queues behind every reset.
+test_reject_hidden() {
+	load_default mode=reject
+	snap
+	dmesg -C
+	local pid rsts
+	rm -f "$TMP/rst.ready"
+	on cl "$TOOLS/pktcraft" sniff -i eth0 -t 30000 --rst --fence $FENCE \
+		-r "$TMP/rst.ready" > "$TMP/rst.out" &
+	pid=$!
+	wait_for_file "$TMP/rst.ready" || fail "sniffer not ready"
+	# From the client's own addresses: a RST to a spoofed one would find
+	# no host to deliver it to, and go unseen.
+	printf '%s\n' "--dst $MX4 --dport 80 --frag-offset 1" \
+		"--dst $MX4 --more-fragments --tcp-bytes 8" \
+		"--dst $MX6 --ext frag --more-fragments --tcp-bytes 8" \
+		"--dst $MX6 --ext frag --frag-offset 1 --dport 80" \
+		"--dst $MX6 --ext dst --ext-repeat 40" \
+		"--dst $MX4" "--dst $MX6" > "$TMP/batch-rst"
+	on cl taskset -c 0 "$TOOLS/pktcraft" batch "$TMP/batch-rst" > /dev/null ||
+		fail "pktcraft batch"
+	on mx taskset -c 0 "$TOOLS/pktcraft" send --dst $CL4 --flags syn,ack \
+		--dport 80 --mark $FENCE > /dev/null || fail "fence"
+	wait $pid || fail "sniffer: exit $?"
+	read -r rsts < "$TMP/rst.out"
+	assert_eq "$rsts" 2 "resets at the client (for the two readable SYNs only)"
+	expect_delta rejected 7
+	expect_delta dropped 0
+	assert_eq "$(dmesg | grep 'smtpblock: blocked ' | sed 's/.* //' | tr '\n' ' ')" \
+		"action=reject action=reject " "blocked lines (one per source)"
+	assert_eq "$(grep -c ' action=reject ' $SYS/offenders)" 2 "offenders with action=reject"
+	counters_add_up
+	unload
+}
+
 # Unloading and reloading while SYNs flow: no warning, no leak (the rig
 # checks the kernel log), and the module comes back working. The senders
 # run until stopped, and each load must have seen their SYNs before it is
@@ -472,8 +592,10 @@ test_unload_while_traffic() {
 
 # ---------------------------------------------------------------- main
 
-ALL_TESTS="load_parameters bad_parameters modinfo sysfs_modes ipv4_forward_drop
+ALL_TESTS="load_parameters modprobe_loads_dependencies bad_parameters modinfo
+sysfs_modes ipv4_forward_drop
 ipv6_forward_drop output_hook reject_mode monitor_mode runtime_switches
-list_writes list_changes_apply large_lists cap_net_admin crafted_ipv4
+list_writes list_changes_apply large_lists cap_net_admin failed_writes_logged
+crafted_ipv4 reject_hidden
 crafted_ipv6 unload_while_traffic"
 run_suite ${*:-$ALL_TESTS}

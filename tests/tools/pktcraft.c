@@ -5,7 +5,7 @@
  *   pktcraft send [options] --dst ADDR
  *   pktcraft batch [FILE]      one send per line (its options), in order
  *   pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]
- *                  [--marks LO-HI] [--fence F] [--fences N]
+ *                  [--marks LO-HI] [--rst] [--fence F] [--fences N]
  *                  [--dir in|out|any] [-r READY_FILE]
  *
  * "send" builds the whole IP packet itself (raw IPPROTO_RAW socket) so that
@@ -83,7 +83,7 @@ static _Noreturn void usage(void)
 "           [--payload N]\n"
 "       pktcraft batch [FILE]\n"
 "       pktcraft sniff -i IFACE [-t TIMEOUT_MS] [--mark M] [--expect N]\n"
-"           [--marks LO-HI] [--fence F] [--fences N] [--dir in|out|any]\n"
+"           [--marks LO-HI] [--rst] [--fence F] [--fences N] [--dir in|out|any]\n"
 "           [-r READY_FILE]\n"
 "\n"
 "send:\n"
@@ -121,6 +121,8 @@ static _Noreturn void usage(void)
 "  dropped) arrived; exits 3 when the fences did not all come in time.\n"
 "  --marks LO-HI: counts every mark in LO..HI apart and prints a line\n"
 "  'MARK COUNT' (decimal) for each mark seen, instead of one number.\n"
+"  --rst: counts TCP segments with RST set, whatever their mark (the\n"
+"  resets a router sends carry none of ours); fences still by mark.\n"
 "  Creates READY_FILE once capturing.\n",
 		DEF_SPORT, DEF_DPORT, DEF_MARK, DEF_TIMEOUT_MS);
 	exit(EXIT_USAGE);
@@ -876,6 +878,7 @@ struct sniff {
 	unsigned long fences;
 	bool has_fence;
 	bool per_mark;			/* count marks lo..hi apart */
+	bool rst;			/* count TCP resets, not a mark */
 	uint32_t lo, hi;
 	enum direction dir;
 };
@@ -890,7 +893,7 @@ static long now_ms(void)
 
 static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 {
-	enum { O_MARK = 256, O_EXPECT, O_DIR, O_FENCE, O_FENCES, O_MARKS };
+	enum { O_MARK = 256, O_EXPECT, O_DIR, O_FENCE, O_FENCES, O_MARKS, O_RST };
 	static const struct option lopts[] = {
 		{ "iface",	required_argument, NULL, 'i' },
 		{ "timeout",	required_argument, NULL, 't' },
@@ -901,6 +904,7 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		{ "fence",	required_argument, NULL, O_FENCE },
 		{ "fences",	required_argument, NULL, O_FENCES },
 		{ "marks",	required_argument, NULL, O_MARKS },
+		{ "rst",	no_argument,	   NULL, O_RST },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -927,6 +931,9 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		case O_FENCE:
 			s->fence = parse_num(optarg, 0, 0xfffff);
 			s->has_fence = true;
+			break;
+		case O_RST:
+			s->rst = true;
 			break;
 		case O_FENCES:
 			s->fences = parse_num(optarg, 1, 1000);
@@ -958,6 +965,8 @@ static void parse_sniff_opts(struct sniff *s, int argc, char **argv)
 		bad_arg("unexpected argument '%s'", argv[optind]);
 	if (!s->iface)
 		bad_arg("-i IFACE is required");
+	if (s->per_mark && s->rst)
+		bad_arg("--marks or --rst, not both");
 	if (s->per_mark && s->expect)
 		bad_arg("--expect counts one mark: not with --marks");
 	if (s->per_mark && s->has_fence && s->fence >= s->lo && s->fence <= s->hi)
@@ -997,6 +1006,25 @@ static bool dir_ok(const struct sniff *s, unsigned char pkttype)
 	bool out = pkttype == PACKET_OUTGOING;
 
 	return s->dir == DIR_ANY || (s->dir == DIR_OUT) == out;
+}
+
+/* A TCP segment with RST set: IPv4 (any header length) or IPv6 with TCP
+ * right after the fixed header, which is how resets are sent. */
+static bool is_rst(const struct sockaddr_ll *from, const uint8_t *p,
+		   ssize_t len)
+{
+	ssize_t off;
+
+	if (from->sll_protocol == htons(ETH_P_IP) && len >= IPV4_HDR_LEN &&
+	    p[9] == NH_TCP && !(get16(p + 6) & 0x1fff)) {
+		off = (p[0] & 0x0f) * 4;
+		return len > off + 13 && (p[off + 13] & TCPF_RST);
+	}
+	if (from->sll_protocol == htons(ETH_P_IPV6) && len >= IPV6_HDR_LEN &&
+	    p[6] == NH_TCP)
+		return len > IPV6_HDR_LEN + 13 &&
+		       (p[IPV6_HDR_LEN + 13] & TCPF_RST);
+	return false;
 }
 
 /* The packet's mark (IPv4 ID, IPv6 flow label), or -1 if it is not IP. */
@@ -1054,7 +1082,7 @@ static int cmd_sniff(int argc, char **argv)
 		long left = deadline - now_ms(), mark;
 		struct sockaddr_ll from;
 		socklen_t flen = sizeof(from);
-		uint8_t buf[64];	/* only the IP header is inspected */
+		uint8_t buf[128];	/* IP header, and TCP flags for --rst */
 		ssize_t n;
 		int r;
 
@@ -1080,6 +1108,9 @@ static int cmd_sniff(int argc, char **argv)
 		if (s.has_fence && mark == s.fence) {
 			if (++fences == s.fences)
 				break;
+		} else if (s.rst) {
+			if (is_rst(&from, buf, n))
+				count++;
 		} else if (s.per_mark) {
 			if (mark >= s.lo && mark <= s.hi)
 				per_mark[mark - s.lo]++;

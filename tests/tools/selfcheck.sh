@@ -292,6 +292,28 @@ test_batch()
 	else
 		fail "sniff: exit $rc without its fence, want 3"
 	fi
+	# --rst: B resets two SYNs to a closed port; B's fence, sent from
+	# the same CPU, comes after the resets.
+	rm -f "$ready"
+	ip netns exec "$NS_A" "$PKTCRAFT" sniff -i veth0 -t 5000 --rst \
+		--fence 0x4f4f -r "$ready" >"$TMP/rsts" &
+	pid=$!
+	wait_file "$ready" || fail "rst: sniffer not ready"
+	printf '%s\n' "--dst $B4 --dport 26 --sport 41000" \
+		"--dst $B6 --dport 26 --sport 41001" "--dst $B4 --dport 26 --flags ack" |
+		ip netns exec "$NS_A" taskset -c 0 "$PKTCRAFT" batch ||
+		fail "rst: send failed"
+	ip netns exec "$NS_B" taskset -c 0 "$PKTCRAFT" send --dst $A4 \
+		--flags syn,ack --mark 0x4f4f || fail "rst: fence failed"
+	wait $pid
+	rc=$?
+	got=$(cat "$TMP/rsts")
+	# An ACK to a closed port is answered with a RST too: 3.
+	if [ $rc -eq 0 ] && [ "$got" = 3 ]; then
+		pass "sniff --rst: the 3 resets before the fence"
+	else
+		fail "sniff --rst: exit $rc, counted '$got', want 3"
+	fi
 	if echo "--dst $B4 --mark 0" | ip netns exec "$NS_A" "$PKTCRAFT" batch \
 		2>/dev/null; then
 		fail "batch: a bad line did not fail the batch"

@@ -308,6 +308,7 @@ write_errno() {
 	*"Argument list too long"*) echo E2BIG ;;
 	*"Operation not permitted"*) echo EPERM ;;
 	*"busy"*) echo EBUSY ;;
+	*"No space left"*) echo ENOSPC ;;
 	*) echo "$out" ;;
 	esac
 }

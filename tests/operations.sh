@@ -186,6 +186,70 @@ test_bulk_abandoned() {
 	unload
 }
 
+# bulk_timeout through sysfs: a new value applies to the next load, and
+# every data write restarts the idle timer (a slow writer is not cut off).
+test_bulk_timeout_sysfs() {
+	load_default
+	local i
+	expect_write OK bulk_timeout 3
+	assert_eq "$(sysval bulk_timeout)" 3 bulk_timeout
+	for i in 0 3601 x 01; do expect_write EINVAL bulk_timeout "$i"; done
+	assert_eq "$(sysval bulk_timeout)" 3 "bulk_timeout after bad writes"
+	printf relays > $SYS/bulk/begin
+	exec {fd}> $SYS/bulk/data
+	# 4.5 s in all, never 3 s without a write: the load stays open.
+	for i in 1 2 3; do
+		nap 1.5
+		printf '10.9.9.%d\n' $i >&$fd || fail "data write $i"
+		status_is_loading || fail "load gone after $i slow writes: $(status)"
+	done
+	exec {fd}>&-
+	assert_eq "$(status)" "loading list=relays lines=3 entries=3" "status"
+	wait_until 10 status_is_idle || fail "not aborted after 3 s without writes: $(status)"
+	unload
+}
+status_is_idle() { [ "$(status)" = idle ]; }
+
+# The list sizes, without reading the lists.
+test_list_entries() {
+	load_default
+	assert_eq "$(counter campus_entries) $(counter relays_entries)" "2 4" "entries after load"
+	expect_write OK campus "+192.0.2.0/24 +2001:db8:d::/48"
+	expect_write OK relays flush
+	assert_eq "$(counter campus_entries) $(counter relays_entries)" "4 0" "entries after writes"
+	printf '%s\n' 10.0.0.0/8 11.0.0.0/8 12.0.0.0/8 > $TMP/three
+	bulk relays $TMP/three || fail "bulk load"
+	assert_eq "$(counter relays_entries)" 3 "relays_entries after a bulk load"
+	unload
+}
+
+# README: at most 4,194,304 entries per address family. Exactly that many
+# load; one more, by a plain write or a bulk load, is ENOSPC with one log
+# line, and the list stays as it was.
+test_list_limit() {
+	load_default
+	local max=4194304
+	awk -v n=$max 'BEGIN { for (i = 0; i < n; i++)
+		printf "11.%d.%d.%d\n", int(i / 65536), int(i / 256) % 256, i % 256 }' > $TMP/max
+	bulk relays $TMP/max || fail "bulk load of $max entries"
+	assert_eq "$(counter relays_entries)" $max "relays_entries at the limit"
+	dmesg -C
+	expect_write ENOSPC relays "+12.0.0.1"
+	assert_eq "$(dmesg | grep -c 'smtpblock: relays: more than 4194304 entries of one family')" 1 \
+		"log line of a write beyond the limit"
+	echo 12.0.0.1 >> $TMP/max
+	printf relays > $SYS/bulk/begin && cat $TMP/max > $SYS/bulk/data ||
+		fail "bulk data of $((max + 1)) entries"
+	expect_write ENOSPC bulk/commit 1
+	printf 1 > $SYS/bulk/abort
+	assert_eq "$(counter relays_entries)" $max "relays_entries after refusals"
+	# IPv6 has a limit of its own: the IPv4 entries leave room for it.
+	expect_write OK relays "+2001:db8:e:2::25"
+	expect_write OK relays "$RELAYS"
+	expect_probe connected rl $MX4 25
+	unload
+}
+
 # A relay sends SYNs at a high rate while both lists are replaced again and
 # again, always with the relay in them: none of its SYNs is blocked, and
 # a non-relay is blocked throughout.
@@ -231,31 +295,36 @@ test_bulk_atomic_under_load() {
 # gives one whole list or the other, never pages of both.
 test_read_consistent() {
 	load_default
-	local i pid before overlapped=0
+	local list i pid before overlapped
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.16.%d.%d/32\n", i / 256, i % 256 }' > $TMP/A
 	awk 'BEGIN { for (i = 0; i < 600; i++) printf "172.17.%d.%d/32\n", i / 256, i % 256 }' > $TMP/B
-	bulk campus $TMP/A
-	until_stopped swaps swap_campus &
-	pid=$!
-	wait_until 10 test -e "$TMP/runs-swaps"
-	# One descriptor, a pause after the first page: the list changes
-	# under the reader, which must still get one whole list.
-	for i in $(seq 20); do
-		before=$(runs swaps)
-		{ dd bs=4096 count=1 status=none; sleep 0.6; cat; } \
-			< $SYS/campus > $TMP/read
-		[ "$(runs swaps)" = "$before" ] || overlapped=$((overlapped + 1))
-		cmp -s $TMP/read $TMP/A || cmp -s $TMP/read $TMP/B ||
-			{ fail "read $i mixes lists: $(cut -d. -f1,2 $TMP/read | uniq -c | tr '\n' ' ')"; break; }
+	for list in campus relays; do
+		SWAP_LIST=$list
+		bulk $list $TMP/A
+		rm -f "$TMP/stop"
+		until_stopped swaps swap_lists &
+		pid=$!
+		overlapped=0
+		# One descriptor, a pause after the first page: the list
+		# changes under the reader, which must still get one whole list.
+		for i in $(seq 10); do
+			before=$(runs swaps)
+			{ dd bs=4096 count=1 status=none; sleep 0.6; cat; } \
+				< $SYS/$list > $TMP/read
+			[ "$(runs swaps)" = "$before" ] || overlapped=$((overlapped + 1))
+			cmp -s $TMP/read $TMP/A || cmp -s $TMP/read $TMP/B ||
+				{ fail "$list read $i mixes lists: $(cut -d. -f1,2 $TMP/read | uniq -c | tr '\n' ' ')"; break; }
+		done
+		stop_background
+		wait $pid
+		echo "# $list: $overlapped of 10 reads overlapped a load; $(runs swaps) pairs of loads"
+		# The race happened: the list was replaced during most reads.
+		assert [ $((2 * overlapped)) -ge 10 ]
+		[ $list = campus ] && printf '%s' "$CAMPUS" > $SYS/campus
 	done
-	stop_background
-	wait $pid
-	echo "# $overlapped of 20 reads overlapped a load; $(runs swaps) pairs of loads"
-	# The race happened: the list was replaced during most reads.
-	assert [ $((2 * overlapped)) -ge 20 ]
 	unload
 }
-swap_campus() { bulk campus $TMP/A && bulk campus $TMP/B; }
+swap_lists() { bulk $SWAP_LIST $TMP/A && bulk $SWAP_LIST $TMP/B; }
 
 # ctl EXPECTED_RC ARGS...: smtpblockctl's exit code, and its stderr kept.
 ctl() {
@@ -274,6 +343,7 @@ test_smtpblockctl() {
 	grep -Eq "campus +2 prefixes" $TMP/ctl.out || fail "status: $(cat $TMP/ctl.out)"
 	printf '# campus\n10.0.0.0/8\n\n2001:db8:c::/48 # v6\n198.18.0.0/15\n' > $TMP/good
 	printf '10.0.0.0/8\n10.1.2.3/8\n' > $TMP/bad
+	: > $TMP/empty-list
 	ctl 0 check campus $TMP/good
 	ctl 3 check campus $TMP/bad
 	grep -q "$TMP/bad:2: invalid entry '10.1.2.3/8'" $TMP/ctl.err ||
@@ -303,8 +373,21 @@ test_smtpblockctl() {
 	ctl 3 set mode block
 	ctl 0 set ports 25 2525
 	assert_eq "$(cat $SYS/ports)" "25 2525" ports
+	# report and offenders do what they say: a report in the kernel log,
+	# the offender table on stdout.
+	printf '%s' "$RELAYS" > $SYS/relays
+	expect_probe refused cl $MX4 25
+	dmesg -C
 	ctl 0 report
+	klog | grep -Eq '^smtpblock: report begin period=[0-9]+ offenders=1 syns=1 suppressed=0$' ||
+		fail "report: $(klog | tr '\n' '|')"
+	klog | grep -q "^smtpblock: offender src=$CL4 syns=1 " || fail "report: $(klog | tr '\n' '|')"
 	ctl 0 offenders
+	assert_eq "$(cat $TMP/ctl.out)" "$(cat $SYS/offenders)" "offenders output"
+	grep -q "^src=$CL4 syns=1 " $TMP/ctl.out || fail "offenders: $(cat $TMP/ctl.out)"
+	# Every documented exit code, 0 to 6, with the module loaded.
+	ctl 1 load campus $TMP/missing
+	ctl 3 load relays $TMP/empty-list
 	ctl 2 frobnicate
 	ctl 2 load campus
 	"$CTL" --help > /dev/null || fail "--help"
@@ -365,5 +448,6 @@ test_apply_script() {
 }
 
 ALL_TESTS="bulk_basic bulk_large bulk_errors bulk_concurrent bulk_abandoned
-bulk_atomic_under_load read_consistent smtpblockctl apply_script"
+bulk_timeout_sysfs list_entries list_limit bulk_atomic_under_load
+read_consistent smtpblockctl apply_script"
 run_suite ${*:-$ALL_TESTS}

@@ -239,6 +239,48 @@ test_report_timer() {
 	unload
 }
 
+# Reports off at load, switched on at run time: they come, and each says
+# the period it covers (period= seconds since the last one).
+test_report_interval_runtime() {
+	load_default report_interval=0
+	dmesg -C
+	local periods p
+	expect_write OK report_interval 2
+	wait_until 15 reports_at_least 3 || fail "fewer than 3 reports in 15 s: $(klog | grep 'report begin')"
+	periods=$(klog | sed -n 's/.*report begin period=\([0-9]*\) .*/\1/p' | sed -n '2,3p')
+	# Timers fire late under load, never early: 2 s, or a little more
+	# (up to 5 s: a loaded debug VM runs its work late).
+	for p in $periods; do
+		[ "$p" -ge 2 ] && [ "$p" -le 5 ] || fail "period=$p for report_interval=2: $(echo $periods)"
+	done
+	assert_eq "$(echo $periods | wc -w)" 2 "periods read"
+	unload
+}
+reports_at_least() { [ "$(klog_count 'report begin')" -ge "$1" ]; }
+
+# A read of several pages is one snapshot of the table, even when sources
+# are added between its pages.
+test_offenders_read_consistent() {
+	load_default offenders_max=1024 log_burst=0
+	local n
+	send --src 10.0.1.100 --dst $MX4 --count 100 --vary-src 100
+	assert_eq "$(wc -l < $SYS/offenders)" 100 "offenders before"
+	{
+		dd bs=4096 count=1 status=none
+		on cl "$TOOLS/pktcraft" send --src 10.0.3.1 --dst $MX4 --count 50 \
+			--vary-src 50 > /dev/null
+		settle > /dev/null
+		cat
+	} < $SYS/offenders > $TMP/read
+	[ "$(wc -c < $TMP/read)" -gt 4096 ] || fail "the table fits one page: nothing tested"
+	n=$(wc -l < $TMP/read)
+	assert_eq "$(grep -c '^src=10\.0\.3\.' $TMP/read)" 0 "sources added during the read"
+	assert_eq "$n" 100 "lines of the read"
+	assert_eq "$(grep -cE '^src=[0-9.]+ syns=1 dsts=1 ' $TMP/read)" 100 "whole lines"
+	assert_eq "$(wc -l < $SYS/offenders)" 150 "offenders after"
+	unload
+}
+
 test_monitor_mode_reporting() {
 	load_default mode=monitor
 	dmesg -C
@@ -268,6 +310,7 @@ test_tunables() {
 	report_max 0 1001
 	log_burst 3 101
 	log_interval 10 0 3601
+	bulk_timeout 30 0 3601
 	EOF
 	for f in report offenders_reset; do
 		assert_eq "$(stat -c %a $SYS/$f)" 200 "mode of $f"
@@ -306,6 +349,6 @@ test_offenders_survive_changes() {
 
 ALL_TESTS="offender_one_source offenders_ipv6_prefix offenders_distinct_dsts
 offenders_many_sources log_bounded_under_flood offender_ttl report_on_demand
-report_quiet_period report_timer monitor_mode_reporting tunables
-offenders_survive_changes"
+report_quiet_period report_timer report_interval_runtime monitor_mode_reporting
+tunables offenders_survive_changes offenders_read_consistent"
 run_suite ${*:-$ALL_TESTS}

@@ -85,9 +85,14 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# Can the tests fail? Each patch in tests/mutants/ breaks the module in one
+# way; the tests it names must catch it. Prints a table. Not in CI.
+mutants:
+	tests/mutants.sh
+
 # Boots the VM and tells the story: blocked on 25, allowed on 587 and
 # through the relay, and the counters.
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz bench demo
+.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz bench demo mutants

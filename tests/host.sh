@@ -208,10 +208,30 @@ test_apply_lock() {
 	assert_eq "$(wc -l < "$TMP/calls")" 5 "calls once the lock is free"
 }
 
+# ---------------------------------------------------------------- dkms
+
+# dkms.conf's BUILD_EXCLUSIVE_KERNEL: the supported range (README,
+# "Supported kernels": 6.1 to 7.2), as dkms matches it (a regex on
+# `uname -r`), against versions inside and outside.
+test_dkms_kernel_range() {
+	local re v
+	re=$(sed -n 's/^BUILD_EXCLUSIVE_KERNEL="\(.*\)"$/\1/p' "$HERE/../dkms.conf")
+	[ -n "$re" ] || { fail "no BUILD_EXCLUSIVE_KERNEL in dkms.conf"; return; }
+	for v in 6.1.0-57-amd64 6.1.192-sbdebug-19904d6a 6.9.1 6.10.0-1-amd64 \
+		 6.12.117+deb13-amd64 6.99.0 7.0.0 7.2.13+deb14-amd64; do
+		[[ $v =~ $re ]] || fail "dkms would not build for $v"
+	done
+	for v in 5.10.0-30-amd64 6.0.12 6.0.0-1-amd64 7.3.0 7.10.1 7.20.0 8.0.0 \
+		 16.1.0 61.0.0; do
+		[[ $v =~ $re ]] && fail "dkms would build for $v"
+	done
+}
+
 # ---------------------------------------------------------------- main
 
 ALL="csv_dmesg csv_dmesg_iso csv_journal_short_iso csv_outside_reports
-ctl_without_module apply_order apply_dry_run apply_refusals apply_lock"
+ctl_without_module apply_order apply_dry_run apply_refusals apply_lock
+dkms_kernel_range"
 set -- ${*:-$ALL}
 echo "TAP version 13"
 echo "1..$#"

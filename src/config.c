@@ -324,13 +324,39 @@ static void log_param_error(const char *name, const char *value,
 		pr_err("invalid parameter %s='%s'\n", name, value);
 }
 
-/* Parses the module parameters into the first snapshot; all or nothing. */
-static int config_from_params(struct sb_config *cfg)
+/*
+ * A list parameter holds plain prefixes only: "+p" edits and "flush" mean
+ * nothing at load (the list starts empty), and a "flush" that an operator
+ * wrote there would make an empty campus list, which blocks nothing.
+ */
+static int list_from_param(const char *name, const char *text,
+			   struct sb_prefix_set **set)
 {
-	const char *const list_text[] = { campus ?: "flush", relays ?: "flush" };
 	struct sb_parse_err perr = {};
 	struct sb_list_write w;
 	u32 bad_pos;
+	int err;
+
+	if (!text)
+		return sb_set_build(NULL, NULL, 0, set, &bad_pos);
+	err = sb_list_parse(text, strlen(text), &w, &perr);
+	if (!err && (w.flush || !w.replace)) {
+		perr.pos = 0;
+		err = -EINVAL;
+	}
+	if (!err)
+		err = sb_set_build(NULL, w.edits, w.n, set, &bad_pos);
+	sb_list_write_free(&w);
+	if (err == -EINVAL)
+		log_param_error(name, text, &perr);
+	return err;
+}
+
+/* Parses the module parameters into the first snapshot; all or nothing. */
+static int config_from_params(struct sb_config *cfg)
+{
+	const char *const list_text[] = { campus, relays };
+	struct sb_parse_err perr = {};
 	int i, err;
 
 	err = sb_bool_parse(enabled, strlen(enabled), &cfg->enabled, &perr);
@@ -351,18 +377,8 @@ static int config_from_params(struct sb_config *cfg)
 	sb_port_map_fill(&cfg->port_map, &cfg->ports);
 
 	for (i = 0; i < 2; i++) {
-		err = sb_list_parse(list_text[i], strlen(list_text[i]), &w,
-				    &perr);
-		if (!err && !w.replace) {
-			perr.pos = 0;	/* "+p" edits mean nothing at load */
-			err = -EINVAL;
-		}
-		if (!err)
-			err = sb_set_build(NULL, w.edits, w.n,
-					   list_slot(cfg, i), &bad_pos);
-		sb_list_write_free(&w);
-		if (err == -EINVAL)
-			log_param_error(list_names[i], list_text[i], &perr);
+		err = list_from_param(list_names[i], list_text[i],
+				      list_slot(cfg, i));
 		if (err)
 			return err;
 	}

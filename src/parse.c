@@ -106,6 +106,7 @@ static int parse_list_item(const struct sb_token *tok, bool *plain,
 		if (tok->pos != 1)
 			goto bad;
 		w->replace = true;
+		w->flush = true;
 		*plain = false;
 		return 0;
 	}

@@ -202,7 +202,14 @@ static ssize_t list_write(struct file *file, struct kobject *kobj,
 
 	if (!may_configure())
 		return -EPERM;
-	if (off != 0 || count >= PAGE_SIZE) {
+	/*
+	 * Each write() is applied alone, at whatever offset the file has
+	 * reached ("{ echo flush; echo LIST; } > campus" is two writes).
+	 * sysfs hands us at most a page at a time, so a write of a page or
+	 * more arrives in pieces: its first piece is refused, and with it
+	 * the whole write().
+	 */
+	if (count >= PAGE_SIZE) {
 		pr_warn("%s: a write must be one write() under %lu bytes; use bulk/ for whole lists\n",
 			attr->attr.name, PAGE_SIZE);
 		return -E2BIG;

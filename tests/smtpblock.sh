@@ -93,7 +93,8 @@ test_bad_parameters() {
 	local p
 	for p in "campus=10.1.2.3/8" "campus=10.0.0.0/8,,11.0.0.0/8" \
 		 "relays=bogus" "campus=+10.0.0.0/8" "ports=0" "ports=25,65536" \
-		 "mode=block" "enabled=2" "campus=" \
+		 "mode=block" "enabled=2" "campus=" "campus=flush" \
+		 "relays=flush,+10.0.2.25" "campus=+10.0.0.0/8,-11.0.0.0/8" \
 		 "ports=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"; do
 		dmesg -C
 		if load "$p" 2>/dev/null; then
@@ -305,6 +306,40 @@ test_list_writes() {
 	assert_eq "$(cat $SYS/relays)" "" "relays after flush"
 	expect_write OK relays "flush +10.0.2.25"
 	assert_eq "$(cat $SYS/relays)" "10.0.2.25/32" "relays after flush +"
+	unload
+}
+
+# Several write() calls through one open file are applied one by one,
+# exactly as separate echos are (kernfs moves the offset on between them).
+test_list_writes_grouped() {
+	load_default
+	{ echo "+192.0.2.0/24"; echo "+198.51.99.0/24"; } > $SYS/campus ||
+		fail "grouped edits"
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" \
+		"10.0.0.0/8 192.0.2.0/24 198.51.99.0/24 2001:db8:c::/48 " "campus after grouped edits"
+	{ echo flush; echo "10.0.0.0/8 2001:db8:c::/48"; } > $SYS/campus ||
+		fail "grouped flush and replace"
+	assert_eq "$(cat $SYS/campus | tr '\n' ' ')" "10.0.0.0/8 2001:db8:c::/48 " \
+		"campus after flush, then a list"
+	expect_probe timeout cl $MX4 25
+	expect_probe timeout cl $MX6 25
+	{ echo "-$RL4/32"; echo "+$CL4"; } > $SYS/relays || fail "grouped relay edits"
+	expect_probe connected cl $MX4 25
+	expect_probe timeout rl $MX4 25
+	# Each write alone: a bad one fails by itself, the others are done.
+	{
+		echo "+192.0.2.0/24" || fail "write 1 of 3"
+		echo "10.1.2.3/8" 2> /dev/null && fail "write 2 of 3, a bad one, succeeded"
+		echo "+192.0.3.0/24" || fail "write 3 of 3"
+	} > $SYS/campus
+	assert_eq "$(grep -c '^192\.0\.[23]\.0/24$' $SYS/campus)" 2 "the good writes around the bad one"
+	# A write of a page or more is still refused whole, wherever it starts.
+	{
+		echo "+192.0.4.0/24" || fail "a small write"
+		printf '+192.0.5.0/24 %04096d' 0 2> /dev/null &&
+			fail "a write of a page after a small one succeeded"
+	} > $SYS/campus
+	assert_eq "$(grep -c '^192\.0\.[45]\.0/24$' $SYS/campus)" 1 "lists after a refused page"
 	unload
 }
 
@@ -595,7 +630,8 @@ test_unload_while_traffic() {
 ALL_TESTS="load_parameters modprobe_loads_dependencies bad_parameters modinfo
 sysfs_modes ipv4_forward_drop
 ipv6_forward_drop output_hook reject_mode monitor_mode runtime_switches
-list_writes list_changes_apply large_lists cap_net_admin failed_writes_logged
+list_writes list_writes_grouped list_changes_apply large_lists cap_net_admin
+failed_writes_logged
 crafted_ipv4 reject_hidden
 crafted_ipv6 unload_while_traffic"
 run_suite ${*:-$ALL_TESTS}

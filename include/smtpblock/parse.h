@@ -45,6 +45,7 @@ struct sb_ports {
 /* A parsed list write: either a replacement or edits of the current list. */
 struct sb_list_write {
 	bool replace;		/* plain prefixes, or "flush" first */
+	bool flush;		/* "flush" first */
 	struct sb_edit *edits;	/* owned; free with sb_list_write_free() */
 	u32 n;
 };

@@ -58,15 +58,16 @@ static void list_writes(void)
 	CHECK(list("", &w, &bad) == -EINVAL && bad == 0);
 	CHECK(list("\n", &w, &bad) == -EINVAL && bad == 0);
 	CHECK(list("10.0.0.0/8 2001:db8::/32\n", &w, &bad) == 0);
-	CHECK(w.replace && w.n == 2);
+	CHECK(w.replace && !w.flush && w.n == 2);
 	sb_list_write_free(&w);
 	CHECK(list("+10.0.0.0/8,-2001:db8::/32", &w, &bad) == 0);
-	CHECK(!w.replace && w.n == 2 && w.edits[1].op == SB_EDIT_DEL);
+	CHECK(!w.replace && !w.flush && w.n == 2 && w.edits[1].op == SB_EDIT_DEL);
 	CHECK(w.edits[0].pos == 1 && w.edits[1].pos == 2);
 	sb_list_write_free(&w);
-	CHECK(list("flush", &w, &bad) == 0 && w.replace && w.n == 0);
+	CHECK(list("flush", &w, &bad) == 0 && w.replace && w.flush && w.n == 0);
 	sb_list_write_free(&w);
-	CHECK(list("flush +10.0.0.0/8", &w, &bad) == 0 && w.replace && w.n == 1);
+	CHECK(list("flush +10.0.0.0/8", &w, &bad) == 0 && w.replace && w.flush &&
+	      w.n == 1);
 	sb_list_write_free(&w);
 	/* Mixed kinds, misplaced flush, bad prefixes: named by position. */
 	CHECK(list("10.0.0.0/8 +11.0.0.0/8", &w, &bad) == -EINVAL && bad == 2);

@@ -170,7 +170,11 @@ int sb_config_set(enum sb_setting_id id, const char *buf, size_t len)
 		config_publish(next, NULL);
 	}
 	mutex_unlock(&sb_config_mutex);
-	return next ? 0 : -ENOMEM;
+	if (!next) {
+		pr_warn("%s: out of memory, nothing changed\n", settings[id].name);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static struct sb_prefix_set **list_slot(struct sb_config *cfg,

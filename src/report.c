@@ -127,7 +127,8 @@ ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 				render_offenders, NULL);
 }
 
-static void report_locked(void)
+/* Returns -ENOMEM (and says so in the log) when it could not report. */
+static int report_locked(void)
 {
 	s64 now = ktime_get_real_seconds();
 	u64 blocked = blocked_total();
@@ -139,8 +140,8 @@ static void report_locked(void)
 
 	err = sb_offenders_snapshot(&o, &n);
 	if (err) {
-		pr_warn("report skipped: out of memory\n");
-		return;
+		pr_warn("report: out of memory, report skipped\n");
+		return err;
 	}
 	/* Sorted by blocked SYNs: the active ones are counted, then listed. */
 	for (i = 0; i < n; i++)
@@ -162,15 +163,18 @@ static void report_locked(void)
 	period_start = now;
 	blocked_at_start = blocked;
 	suppressed_at_start = suppressed;
+	return 0;
 }
 
 /* A report now (the sysfs "report" file); the timer keeps its pace. */
 int sb_report_now(void)
 {
+	int err;
+
 	mutex_lock(&sb_report_mutex);
-	report_locked();
+	err = report_locked();
 	mutex_unlock(&sb_report_mutex);
-	return 0;
+	return err;
 }
 
 static void sb_report_timer(struct work_struct *work)

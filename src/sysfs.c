@@ -6,7 +6,9 @@
  * campus edge's policy.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/kobject.h>
+#include <linux/ratelimit.h>
 #include <linux/sysfs.h>
 #include "smtpblock/bulk.h"
 #include "smtpblock/compat.h"
@@ -19,9 +21,21 @@
 
 static struct kobject *sb_kobj;
 
-static bool may_configure(void)
+/*
+ * A refused write is logged like every failed write, but at most 10 lines
+ * per 5 s: whoever can open the files (root of a container) must not be
+ * able to flood the log.
+ */
+static DEFINE_RATELIMIT_STATE(refusal_log, 5 * HZ, 10);
+
+static bool may_configure(const char *file)
 {
-	return capable(CAP_NET_ADMIN);
+	if (capable(CAP_NET_ADMIN))
+		return true;
+	if (__ratelimit(&refusal_log))
+		pr_warn("%s: write refused: needs CAP_NET_ADMIN in the initial user namespace (uid %u)\n",
+			file, from_kuid(&init_user_ns, current_uid()));
+	return false;
 }
 
 static ssize_t enabled_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -68,7 +82,7 @@ static ssize_t name##_store(struct kobject *kobj,			\
 {									\
 	int err;							\
 									\
-	if (!may_configure())						\
+	if (!may_configure(#name))					\
 		return -EPERM;						\
 	err = sb_config_set(id, buf, count);				\
 	return err ? err : count;					\
@@ -104,7 +118,7 @@ static ssize_t tunable_store(struct kobject *kobj, struct kobj_attribute *attr,
 		container_of(attr, struct sb_tunable_attr, attr);
 	int err;
 
-	if (!may_configure())
+	if (!may_configure(attr->attr.name))
 		return -EPERM;
 	err = sb_tunable_set(ta->id, buf, count);
 	return err ? err : count;
@@ -142,7 +156,7 @@ static ssize_t report_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure(attr->attr.name))
 		return -EPERM;
 	err = parse_trigger("report", buf, count) ?: sb_report_now();
 	return err ? err : count;
@@ -154,10 +168,14 @@ static ssize_t offenders_reset_store(struct kobject *kobj,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure(attr->attr.name))
 		return -EPERM;
-	err = parse_trigger("offenders_reset", buf, count) ?:
-	      sb_offenders_reset();
+	err = parse_trigger("offenders_reset", buf, count);
+	if (err)
+		return err;
+	err = sb_offenders_reset();
+	if (err)
+		pr_warn("offenders_reset: out of memory, nothing changed\n");
 	return err ? err : count;
 }
 
@@ -200,7 +218,7 @@ static ssize_t list_write(struct file *file, struct kobject *kobj,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure(attr->attr.name))
 		return -EPERM;
 	/*
 	 * Each write() is applied alone, at whatever offset the file has
@@ -232,11 +250,18 @@ static struct bin_attribute relays_attr = {
 	.write = list_write,
 };
 
-/* Personal data of users: readable by root only. */
+/*
+ * Personal data of users: mode 0400, and CAP_NET_ADMIN in the initial
+ * user namespace, as for writes (uid 0 without capabilities, or root of a
+ * container, passes the mode). Checked against the opener's credentials,
+ * as /proc/kallsyms does: a descriptor handed on keeps its opener's right.
+ */
 static ssize_t offenders_read(struct file *file, struct kobject *kobj,
 			      SB_BIN_ATTR_CONST struct bin_attribute *attr,
 			      char *buf, loff_t off, size_t count)
 {
+	if (!file_ns_capable(file, &init_user_ns, CAP_NET_ADMIN))
+		return -EPERM;
 	return sb_offenders_read(file, buf, off, count);
 }
 
@@ -362,7 +387,7 @@ static ssize_t begin_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure("bulk/begin"))
 		return -EPERM;
 	err = sb_bulk_begin(buf, count);
 	return err ? err : count;
@@ -373,7 +398,7 @@ static ssize_t commit_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure("bulk/commit"))
 		return -EPERM;
 	err = parse_trigger("bulk/commit", buf, count) ?: sb_bulk_commit();
 	return err ? err : count;
@@ -384,7 +409,7 @@ static ssize_t abort_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
-	if (!may_configure())
+	if (!may_configure("bulk/abort"))
 		return -EPERM;
 	err = parse_trigger("bulk/abort", buf, count);
 	if (!err)
@@ -402,7 +427,7 @@ static ssize_t data_write(struct file *file, struct kobject *kobj,
 			  SB_BIN_ATTR_CONST struct bin_attribute *attr,
 			  char *buf, loff_t off, size_t count)
 {
-	if (!may_configure())
+	if (!may_configure("bulk/data"))
 		return -EPERM;
 	return sb_bulk_data(buf, off, count);
 }

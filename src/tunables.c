@@ -105,5 +105,7 @@ int sb_tunable_set(enum sb_tunable t, const char *buf, size_t len)
 	if (!err)
 		WRITE_ONCE(*tunables[t].val, v);
 	mutex_unlock(&sb_tunables_mutex);
+	if (err)
+		pr_warn("%s: out of memory, nothing changed\n", tunables[t].name);
 	return err;
 }

@@ -13,6 +13,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 KO=$HERE/../smtpblock.ko
 CSV=$HERE/../tools/smtpblock-csv
+CTL=$HERE/../tools/smtpblockctl
 
 if [ "${1:-}" = "-k" ]; then
 	KO=$2
@@ -76,8 +77,9 @@ test_offender_one_source() {
 	# The router's own SYNs: hook=output.
 	probe $BLOCKED_MS router -b 10.0.1.1 $MX4 25 > /dev/null
 	expect_field "$(offender 10.0.1.1)" hook output
-	# Personal data: root only. (setpriv itself must work: its own
-	# failure would read as a refusal.)
+	# Personal data: mode 0400, and CAP_NET_ADMIN in the initial user
+	# namespace. (setpriv and unshare must work: their own failure would
+	# read as a refusal.)
 	assert_eq "$(stat -c %a $SYS/offenders)" 400 "mode of offenders"
 	assert_eq "$(setpriv --reuid=65534 --regid=65534 --clear-groups id -u)" 65534 \
 		"setpriv as nobody"
@@ -86,6 +88,22 @@ test_offender_one_source() {
 	*"Permission denied"*) ;;
 	*) fail "nobody reading offenders: '$out'" ;;
 	esac
+	assert_eq "$(setpriv --inh-caps=-all --bounding-set=-all id -u)" 0 \
+		"setpriv as uid 0 without capabilities"
+	out=$(setpriv --inh-caps=-all --bounding-set=-all cat $SYS/offenders 2>&1)
+	case "$out" in
+	*"not permitted"*) ;;
+	*) fail "uid 0 without capabilities reading offenders: '$out'" ;;
+	esac
+	assert_eq "$(unshare -Ur id -u)" 0 "unshare -Ur"
+	out=$(unshare -Ur cat $SYS/offenders 2>&1)
+	case "$out" in
+	*"not permitted"*) ;;
+	*) fail "root of a user namespace reading offenders: '$out'" ;;
+	esac
+	setpriv --inh-caps=-all --bounding-set=-all "$CTL" offenders > /dev/null 2> $TMP/ctl.err
+	assert_eq "$?" 5 "smtpblockctl offenders without CAP_NET_ADMIN"
+	grep -q 'personal data' $TMP/ctl.err || fail "smtpblockctl offenders: $(cat $TMP/ctl.err)"
 	unload
 }
 

@@ -413,6 +413,13 @@ test_cap_net_admin() {
 	n=$(echo "$files" | wc -l)
 	[ "$n" -ge 15 ] || fail "only $n writable files: $files"
 	state=$(config_state)
+	# One refusal: one log line naming the file and the writer. (Many:
+	# rate-limited, at most 10 lines per 5 s.)
+	dmesg -C
+	echo 1 | unshare -Ur bash -c "echo 1 > $SYS/enabled" 2> /dev/null &&
+		fail "root of a user namespace wrote enabled"
+	assert_eq "$(dmesg | grep -c 'smtpblock: enabled: write refused: needs CAP_NET_ADMIN in the initial user namespace (uid 0)$')" 1 \
+		"log line of a refused write"
 	dmesg -C
 	if ! unshare -Ur true 2>/dev/null; then
 		fail "unshare -Ur does not work here"
@@ -428,6 +435,8 @@ test_cap_net_admin() {
 	assert_eq "$(echo "$out" | grep -c ': Operation not permitted$')" "$n" \
 		"refusals of root without CAP_NET_ADMIN: $(echo "$out" | grep -v 'not permitted$' | tr '\n' ' ')"
 	[ "$(config_state)" = "$state" ] || fail "a refused write changed something"
+	n=$(dmesg | grep -c 'smtpblock: .*: write refused: ')
+	[ "$n" -ge 1 ] && [ "$n" -le 20 ] || fail "$n log lines for the refused writes (rate limit: 10 per 5 s)"
 	unload
 }
 

@@ -249,7 +249,7 @@ static int io_error(const char *name, int err, bool writing)
 	if (err == EPERM || err == EACCES)
 		return fail(RC_PERM, "%s: permission denied (%s)", path,
 			    writing ? "needs root with CAP_NET_ADMIN" :
-				      "needs root");
+				      "needs root with CAP_NET_ADMIN: personal data");
 	if (err == ENOENT && !is_dir(sysfs_root))
 		return need_module();
 	if (err == ENOENT)

@@ -19,7 +19,7 @@
 #                  SUITE:TEST[,TEST...] (SUITE a file in tests/)
 #   Kernel: debug  boot the debug kernel (KASAN...) instead of the stock
 #                  one: for a mutation that only a sanitizer can see
-# Not in CI: about 15 minutes. Results: tests/out/mutants/.
+# Not in CI: about 10 minutes (9 min 35 s for 14 mutants). Results: tests/out/mutants/.
 
 set -uo pipefail
 
@@ -79,7 +79,7 @@ for patch in "${patches[@]}"; do
 		if [ "$c" = unit ]; then
 			make -s -C "$dir/src/tests/unit" run > "$dir/unit.log" 2>&1 ||
 				by+=("unit: $(grep -m 3 '^not ok' "$dir/unit.log" |
-					sed 's/^not ok [0-9]* //' | tr '\n' ' ')")
+					sed 's/^not ok [0-9]* //; s/ #.*//' | tr '\n' ' ')")
 			continue
 		fi
 		suite=${c%%:*} tests=${c#*:}
@@ -95,7 +95,7 @@ for patch in "${patches[@]}"; do
 			by+=("$suite: the guest crashed or warned (run.sh $rc)")
 		elif grep -q '^not ok' "$dir/vm-$suite.log"; then
 			by+=("$suite: $(grep '^not ok' "$dir/vm-$suite.log" |
-				sed 's/^not ok [0-9]* //' | tr '\n' ' ')")
+				sed 's/^not ok [0-9]* //; s/ #.*//' | tr '\n' ' ')")
 		elif [ $rc -ne 0 ] || ! grep -q '^ok ' "$dir/vm-$suite.log"; then
 			by+=("$suite: exit $rc with no failed test")
 		fi

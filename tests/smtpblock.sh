@@ -521,6 +521,8 @@ test_crafted_ipv4() {
 	case_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 8
 	case_crafted 0 cl --dst $MX4 --dport 80 --more-fragments --tcp-bytes 2
 	case_crafted 0 cl --dst $MX4 --dport 80 --frag-offset 1
+	# (With TCP bytes 8.. and a payload, read as a header: port 0, no SYN.)
+	case_crafted 0 cl --dst $MX4 --dport 80 --frag-offset 1 --payload 20
 	case_crafted 1 cl --dst $MX4 --dport 80 --frag-offset 2
 	case_crafted 0 cl --dst $MX4 --more-fragments --ip-options 20
 	case_crafted 1 cl --dst $MX4 --dport 80 --more-fragments
@@ -528,7 +530,7 @@ test_crafted_ipv4() {
 	case_crafted 1 rl --dst $MX4 --flags syn --ip-options 40
 	case_crafted 1 rl --dst $MX4 --dport 80 --frag-offset 1
 	run_crafted $MX4
-	expect_delta dropped 8
+	expect_delta dropped 9
 	expect_delta allowed_relay 2
 	counters_add_up
 	unload
@@ -548,11 +550,12 @@ test_crafted_ipv6() {
 	case_crafted 0 cl --dst $MX6 --ext frag --more-fragments
 	case_crafted 0 cl --dst $MX6 --ext frag --more-fragments --tcp-bytes 8 --dport 80
 	case_crafted 0 cl --dst $MX6 --ext frag --frag-offset 1 --dport 80
+	case_crafted 0 cl --dst $MX6 --ext frag --frag-offset 1 --dport 80 --payload 20
 	case_crafted 1 cl --dst $MX6 --ext frag --frag-offset 2 --dport 80
 	case_crafted 1 cl --dst $MX6 --ext frag --more-fragments --dport 80
 	case_crafted 1 rl --dst $MX6 --ext hbh,dst,rt,ah
 	run_crafted $MX6
-	expect_delta dropped 8
+	expect_delta dropped 9
 	expect_delta allowed_relay 2
 	counters_add_up
 	unload

@@ -72,7 +72,8 @@ static u64 addr_hash(const struct sb_addr *a, u64 seed)
  * the entry seen least recently, which then gives way. Never fails.
  */
 struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
-				  const struct sb_okey *key, s64 now, s64 ttl,
+				  const struct sb_okey *key,
+				  const struct sb_clock *now, s64 ttl,
 				  enum sb_claim *how)
 {
 	struct sb_offender *free = NULL, *oldest = &set[0];
@@ -81,7 +82,7 @@ struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
 	for (i = 0; i < ways; i++) {
 		struct sb_offender *o = &set[i];
 
-		if (!sb_offender_live(o, now, ttl)) {
+		if (!sb_offender_live(o, now->boot, ttl)) {
 			if (!free)
 				free = o;
 			continue;
@@ -90,7 +91,8 @@ struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
 			*how = SB_CLAIM_FOUND;
 			return o;
 		}
-		if (o->last < oldest->last || !sb_offender_live(oldest, now, ttl))
+		if (o->seen < oldest->seen ||
+		    !sb_offender_live(oldest, now->boot, ttl))
 			oldest = o;
 	}
 	*how = free ? SB_CLAIM_NEW : SB_CLAIM_EVICTED;
@@ -98,8 +100,9 @@ struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
 		free = oldest;
 	memset(free, 0, sizeof(*free));
 	free->key = *key;
-	free->first = now;
-	free->last = now;
+	free->first = now->wall;
+	free->last = now->wall;
+	free->seen = now->boot;
 	return free;
 }
 
@@ -123,11 +126,12 @@ static void count_dst(struct sb_offender *o, const struct sb_addr *dst,
 }
 
 void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
-			u16 dport, u8 hook, u8 action, s64 now, u32 period,
-			u64 seed)
+			u16 dport, u8 hook, u8 action,
+			const struct sb_clock *now, u32 period, u64 seed)
 {
 	o->syns++;
-	o->last = now;
+	o->last = now->wall;
+	o->seen = now->boot;
 	o->period = period;
 	o->last_dst = *dst;
 	o->dport = dport;
@@ -235,15 +239,15 @@ const char *sb_hook_name(u8 hook)
 	return hook_names[hook];
 }
 
-/* Most blocked SYNs first; then most recent; then by source, for a stable order. */
+/* Most blocked SYNs first; then most recently seen; then by source, for a stable order. */
 static int offender_cmp(const void *a, const void *b)
 {
 	const struct sb_offender *x = a, *y = b;
 
 	if (x->syns != y->syns)
 		return x->syns > y->syns ? -1 : 1;
-	if (x->last != y->last)
-		return x->last > y->last ? -1 : 1;
+	if (x->seen != y->seen)
+		return x->seen > y->seen ? -1 : 1;
 	if (x->key.family != y->key.family)
 		return x->key.family < y->key.family ? -1 : 1;
 	if (x->key.bits != y->key.bits)

@@ -73,6 +73,14 @@ static struct sb_otable *live_table(void)
 					 lockdep_is_held(&sb_otable_mutex));
 }
 
+static struct sb_clock sb_clock_now(void)
+{
+	return (struct sb_clock){
+		.wall = ktime_get_real_seconds(),
+		.boot = ktime_get_boottime_seconds(),
+	};
+}
+
 /*
  * Counts a blocked SYN against its source, in report period @period.
  * Returns true when the source is new, or blocked nothing in the whole
@@ -83,7 +91,7 @@ bool sb_offenders_record(const struct sb_pkt *pkt, u8 hook, u8 action,
 			 u32 period)
 {
 	struct sb_otable *t = rcu_dereference(sb_otable);
-	s64 now = ktime_get_real_seconds();
+	struct sb_clock now = sb_clock_now();
 	s64 ttl = sb_tunable(SB_OFFENDER_TTL);
 	struct sb_offender *o;
 	enum sb_claim how;
@@ -95,9 +103,9 @@ bool sb_offenders_record(const struct sb_pkt *pkt, u8 hook, u8 action,
 	set = sb_oset_index(sb_okey_hash(&key, t->seed), t->nsets);
 	spin_lock_bh(&t->locks[set]);
 	o = sb_oset_claim(t->entries + set * SB_OFFENDER_WAYS,
-			  set_ways(t, set), &key, now, ttl, &how);
+			  set_ways(t, set), &key, &now, ttl, &how);
 	fresh = how != SB_CLAIM_FOUND || o->period + 1 < period;
-	sb_offender_record(o, &pkt->dst, pkt->dport, hook, action, now, period,
+	sb_offender_record(o, &pkt->dst, pkt->dport, hook, action, &now, period,
 			   t->seed);
 	spin_unlock_bh(&t->locks[set]);
 	if (how == SB_CLAIM_EVICTED)
@@ -106,7 +114,7 @@ bool sb_offenders_record(const struct sb_pkt *pkt, u8 hook, u8 action,
 }
 
 /* Copies the live entries of @t into @out (room for t->capacity). */
-static u32 otable_copy(struct sb_otable *t, struct sb_offender *out, s64 now)
+static u32 otable_copy(struct sb_otable *t, struct sb_offender *out, s64 boot)
 {
 	s64 ttl = sb_tunable(SB_OFFENDER_TTL);
 	u32 set, i, n = 0;
@@ -116,10 +124,12 @@ static u32 otable_copy(struct sb_otable *t, struct sb_offender *out, s64 now)
 
 		spin_lock_bh(&t->locks[set]);
 		for (i = 0; i < set_ways(t, set); i++) {
-			if (sb_offender_live(&s[i], now, ttl))
+			if (sb_offender_live(&s[i], boot, ttl))
 				out[n++] = s[i];
 		}
 		spin_unlock_bh(&t->locks[set]);
+		if (set % 256 == 255)
+			cond_resched();
 	}
 	return n;
 }
@@ -133,7 +143,7 @@ int sb_offenders_snapshot(struct sb_offender **out, u32 *n)
 	t = live_table();
 	*out = kvmalloc_array(t->capacity, sizeof(**out), SB_GFP_SIZED);
 	if (*out)
-		*n = otable_copy(t, *out, ktime_get_real_seconds());
+		*n = otable_copy(t, *out, ktime_get_boottime_seconds());
 	mutex_unlock(&sb_otable_mutex);
 	if (!*out)
 		return -ENOMEM;
@@ -142,15 +152,15 @@ int sb_offenders_snapshot(struct sb_offender **out, u32 *n)
 }
 
 /* Oldest first, so that where the new table is short, recent ones win. */
-static int last_cmp(const void *a, const void *b)
+static int seen_cmp(const void *a, const void *b)
 {
 	const struct sb_offender *x = a, *y = b;
 
-	return x->last < y->last ? -1 : x->last > y->last;
+	return x->seen < y->seen ? -1 : x->seen > y->seen;
 }
 
 static void otable_insert(struct sb_otable *t, const struct sb_offender *o,
-			  s64 now)
+			  const struct sb_clock *now)
 {
 	u32 set = sb_oset_index(sb_okey_hash(&o->key, t->seed), t->nsets);
 	struct sb_offender *slot;
@@ -173,7 +183,7 @@ static int otable_replace(u32 capacity, bool keep)
 {
 	struct sb_otable *next, *prev;
 	struct sb_offender *copy = NULL;
-	s64 now = ktime_get_real_seconds();
+	struct sb_clock now = sb_clock_now();
 	int err = -ENOMEM;
 	u32 n, i;
 
@@ -190,10 +200,10 @@ static int otable_replace(u32 capacity, bool keep)
 		}
 		/* The same seed keeps the destination bitmaps meaningful. */
 		next->seed = prev->seed;
-		n = otable_copy(prev, copy, now);
-		sort(copy, n, sizeof(*copy), last_cmp, NULL);
+		n = otable_copy(prev, copy, now.boot);
+		sort(copy, n, sizeof(*copy), seen_cmp, NULL);
 		for (i = 0; i < n; i++)
-			otable_insert(next, &copy[i], now);
+			otable_insert(next, &copy[i], &now);
 	}
 	rcu_assign_pointer(sb_otable, next);
 	synchronize_rcu();
@@ -219,7 +229,7 @@ int sb_offenders_reset(void)
 /* Wipes expired entries: forgotten means gone, not merely hidden. */
 static void sb_sweep(struct work_struct *work)
 {
-	s64 now = ktime_get_real_seconds();
+	s64 now = ktime_get_boottime_seconds();
 	s64 ttl = sb_tunable(SB_OFFENDER_TTL);
 	struct sb_otable *t;
 	u32 set, i;
@@ -235,6 +245,9 @@ static void sb_sweep(struct work_struct *work)
 				memset(&s[i], 0, sizeof(s[i]));
 		}
 		spin_unlock_bh(&t->locks[set]);
+		/* 32768 sets at most: let a slow CPU do other work. */
+		if (set % 256 == 255)
+			cond_resched();
 	}
 	mutex_unlock(&sb_otable_mutex);
 	schedule_delayed_work(&sb_sweep_work, SB_SWEEP_SECONDS * HZ);

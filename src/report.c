@@ -130,7 +130,8 @@ ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 /* Returns -ENOMEM (and says so in the log) when it could not report. */
 static int report_locked(void)
 {
-	s64 now = ktime_get_real_seconds();
+	/* Boot time: period= is a length, which a clock step must not bend. */
+	s64 now = ktime_get_boottime_seconds();
 	u64 blocked = blocked_total();
 	u64 suppressed = sb_stats_read(SB_STAT_LOG_SUPPRESSED);
 	u32 n = 0, active = 0, max = sb_tunable(SB_REPORT_MAX), i;
@@ -202,7 +203,7 @@ int sb_report_init(void)
 {
 	u32 interval = sb_tunable(SB_REPORT_INTERVAL);
 
-	period_start = ktime_get_real_seconds();
+	period_start = ktime_get_boottime_seconds();
 	atomic_long_set(&window_start, jiffies);
 	INIT_DELAYED_WORK(&sb_report_work, sb_report_timer);
 	if (interval)

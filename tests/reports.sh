@@ -197,6 +197,40 @@ test_offender_ttl() {
 	unload
 }
 
+# step_clock SECONDS: steps the wall clock (only; boot time goes on).
+step_clock() { date -s "@$((EPOCHSECONDS + $1))" > /dev/null || fail "date -s"; }
+
+# Ages come from a clock that does not jump: after the wall clock is
+# stepped forward two days a fresh offender stays; after a step back of
+# an hour one past its TTL goes; first= and last= stay the wall-clock
+# times of the blocks.
+test_offender_clock_steps() {
+	load_default offender_ttl=30
+	local t0 line
+	t0=$EPOCHSECONDS
+	send --dst $MX4
+	step_clock $((2 * 86400))
+	line=$(offender $CL4)
+	[ -n "$line" ] || fail "a fresh offender gone after a step of two days"
+	[ $(($(date -u -d "$(field "$line" last)" +%s) - t0)) -lt 60 ] ||
+		fail "last= moved with the clock: $line"
+	send --src 10.0.1.9 --dst $MX4
+	line=$(offender 10.0.1.9)
+	[ $(($(date -u -d "$(field "$line" first)" +%s) - EPOCHSECONDS)) -le 0 ] &&
+		[ $(($(date -u -d "$(field "$line" first)" +%s) - EPOCHSECONDS)) -gt -60 ] ||
+		fail "first= of a block after the step is not the (stepped) wall time: $line"
+	step_clock $((-2 * 86400))
+	unload
+	load_default offender_ttl=3
+	send --dst $MX4
+	step_clock -3600
+	# 3 s of boot time later: past the TTL, whatever the wall clock says.
+	nap 4
+	[ -z "$(offender $CL4)" ] || fail "an offender past its TTL kept after a step back: $(offender $CL4)"
+	step_clock 3600
+	unload
+}
+
 test_report_on_demand() {
 	load_default
 	dmesg -C
@@ -368,5 +402,5 @@ test_offenders_survive_changes() {
 ALL_TESTS="offender_one_source offenders_ipv6_prefix offenders_distinct_dsts
 offenders_many_sources log_bounded_under_flood offender_ttl report_on_demand
 report_quiet_period report_timer report_interval_runtime monitor_mode_reporting
-tunables offenders_survive_changes offenders_read_consistent"
+tunables offenders_survive_changes offenders_read_consistent offender_clock_steps"
 run_suite ${*:-$ALL_TESTS}

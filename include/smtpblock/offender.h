@@ -24,6 +24,17 @@
 /* "2026-11-28T01:02:03Z" and a NUL. */
 #define SB_UTC_STRLEN 21
 
+/*
+ * A moment, on two clocks: UTC seconds, only to print (first=, last=, as
+ * the abuse desk matches them against DHCP logs), and seconds since boot,
+ * for every age (TTL, eviction, the sweep): a clock that never jumps when
+ * the wall clock is stepped.
+ */
+struct sb_clock {
+	s64 wall;
+	s64 boot;
+};
+
 enum sb_hook_id {
 	SB_HOOK_FORWARD,
 	SB_HOOK_OUTPUT,
@@ -43,8 +54,9 @@ struct sb_offender {
 	u16 dport;		/* of the last block */
 	u32 period;		/* the report period of the last block */
 	u64 syns;
-	s64 first;		/* UTC seconds */
+	s64 first;		/* UTC seconds, printed */
 	s64 last;
+	s64 seen;		/* boot-time seconds of the last block: its age */
 	struct sb_addr last_dst;
 	u32 exact[SB_EXACT_DSTS];
 	u64 dst_bits[SB_DST_BITS / 64];
@@ -65,18 +77,20 @@ static inline u32 sb_oset_index(u32 hash, u32 nsets)
 	return (u32)(((u64)hash * nsets) >> 32);
 }
 
-static inline bool sb_offender_live(const struct sb_offender *o, s64 now,
+/* @boot: seconds since boot (struct sb_clock). */
+static inline bool sb_offender_live(const struct sb_offender *o, s64 boot,
 				    s64 ttl)
 {
-	return o->key.family && now - o->last < ttl;
+	return o->key.family && boot - o->seen < ttl;
 }
 
 struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
-				  const struct sb_okey *key, s64 now, s64 ttl,
+				  const struct sb_okey *key,
+				  const struct sb_clock *now, s64 ttl,
 				  enum sb_claim *how);
 void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
-			u16 dport, u8 hook, u8 action, s64 now, u32 period,
-			u64 seed);
+			u16 dport, u8 hook, u8 action,
+			const struct sb_clock *now, u32 period, u64 seed);
 u32 sb_offender_dsts(const struct sb_offender *o);
 
 size_t sb_format_utc(s64 t, char *buf);

@@ -6,6 +6,9 @@
 #include "smtpblock/parse.h"
 
 #define TTL 604800
+/* A moment on both clocks: in most tests they agree. */
+#define AT(t) (&(struct sb_clock){ .wall = (t), .boot = (t) })
+#define AT2(w, b) (&(struct sb_clock){ .wall = (w), .boot = (b) })
 
 static struct sb_addr addr(const char *s)
 {
@@ -48,12 +51,12 @@ static void claim_and_record(void)
 	enum sb_claim how;
 	struct sb_offender *o;
 
-	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, 1000, TTL, &how);
+	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(1000), TTL, &how);
 	CHECK(how == SB_CLAIM_NEW && o->first == 1000);
-	sb_offender_record(o, &dst, 25, SB_HOOK_FORWARD, SB_MODE_DROP, 1000, 1, 7);
-	CHECK(sb_oset_claim(set, SB_OFFENDER_WAYS, &k, 1005, TTL, &how) == o);
+	sb_offender_record(o, &dst, 25, SB_HOOK_FORWARD, SB_MODE_DROP, AT(1000), 1, 7);
+	CHECK(sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(1005), TTL, &how) == o);
 	CHECK(how == SB_CLAIM_FOUND);
-	sb_offender_record(o, &dst, 2525, SB_HOOK_OUTPUT, SB_MODE_REJECT, 1005, 1, 7);
+	sb_offender_record(o, &dst, 2525, SB_HOOK_OUTPUT, SB_MODE_REJECT, AT(1005), 1, 7);
 	CHECK(o->syns == 2 && o->first == 1000 && o->last == 1005);
 	CHECK(o->dport == 2525 && o->hook == SB_HOOK_OUTPUT);
 	CHECK(o->action == SB_MODE_REJECT && sb_offender_dsts(o) == 1);
@@ -73,25 +76,25 @@ static void eviction(void)
 	for (i = 0; i < SB_OFFENDER_WAYS; i++) {
 		k.family = SB_AF_INET;
 		k.bits = i;
-		o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, 100, TTL, &how);
+		o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(100), TTL, &how);
 		CHECK(how == SB_CLAIM_NEW);
 		/* Entry 3 is the stalest; the others were seen later. */
-		sb_offender_record(o, &dst, 25, 0, 0, i == 3 ? 50 : 100 + i, 1, 1);
+		sb_offender_record(o, &dst, 25, 0, 0, AT(i == 3 ? 50 : 100 + i), 1, 1);
 	}
 	k.bits = 99;
-	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, 200, TTL, &how);
+	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(200), TTL, &how);
 	CHECK(how == SB_CLAIM_EVICTED && o == &set[3]);
 	CHECK(o->syns == 0 && o->key.bits == 99 && o->first == 200);
 	/* A smaller set (the last set of a table) holds fewer. */
 	memset(set, 0, sizeof(set));
 	for (i = 0; i < 3; i++) {
 		k.bits = i;
-		sb_oset_claim(set, 3, &k, 100 + i, TTL, &how);
+		sb_oset_claim(set, 3, &k, AT(100 + i), TTL, &how);
 		CHECK(how == SB_CLAIM_NEW);
-		set[i].last = 100 + i;
+		set[i].seen = 100 + i;
 	}
 	k.bits = 7;
-	CHECK(sb_oset_claim(set, 3, &k, 200, TTL, &how) == &set[0]);
+	CHECK(sb_oset_claim(set, 3, &k, AT(200), TTL, &how) == &set[0]);
 	CHECK(how == SB_CLAIM_EVICTED && set[3].key.family == 0);
 }
 
@@ -104,17 +107,17 @@ static void expiry(void)
 	enum sb_claim how;
 	struct sb_offender *o;
 
-	o = sb_oset_claim(set, 2, &a, 1000, 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, 1000, 1, 1);
-	o = sb_oset_claim(set, 2, &b, 1030, 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, 1030, 1, 1);
+	o = sb_oset_claim(set, 2, &a, AT(1000), 60, &how);
+	sb_offender_record(o, &dst, 25, 0, 0, AT(1000), 1, 1);
+	o = sb_oset_claim(set, 2, &b, AT(1030), 60, &how);
+	sb_offender_record(o, &dst, 25, 0, 0, AT(1030), 1, 1);
 	CHECK(sb_offender_live(&set[0], 1059, 60));
 	CHECK(!sb_offender_live(&set[0], 1060, 60));
-	o = sb_oset_claim(set, 2, &a, 1060, 60, &how);
+	o = sb_oset_claim(set, 2, &a, AT(1060), 60, &how);
 	CHECK(how == SB_CLAIM_NEW && o->syns == 0 && o->first == 1060);
 	/* With a free (expired) slot around, nothing live is evicted. */
 	a = key_of("10.0.0.3");
-	o = sb_oset_claim(set, 2, &a, 1095, 60, &how);
+	o = sb_oset_claim(set, 2, &a, AT(1095), 60, &how);
 	CHECK(how == SB_CLAIM_NEW && o == &set[1]);
 }
 
@@ -128,8 +131,8 @@ static u32 dsts_after(u32 n, u64 seed)
 		dst.family = SB_AF_INET;
 		dst.v4 = 0xc6336400 + i * 7919;
 		/* Each destination twice: repeats must not count. */
-		sb_offender_record(&o, &dst, 25, 0, 0, 1, 1, seed);
-		sb_offender_record(&o, &dst, 25, 0, 0, 1, 1, seed);
+		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, seed);
+		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, seed);
 	}
 	return sb_offender_dsts(&o);
 }
@@ -202,9 +205,9 @@ static void lines(void)
 	struct sb_offender *o;
 	char buf[256];
 
-	o = sb_oset_claim(set, 1, &k, 1795827723, TTL, &how);
+	o = sb_oset_claim(set, 1, &k, AT(1795827723), TTL, &how);
 	sb_offender_record(o, &dst, 25, SB_HOOK_OUTPUT, SB_MODE_MONITOR,
-			   1795831140, 1, 1);
+			   AT(1795831140), 1, 1);
 	sb_offender_line(o, false, buf, sizeof(buf));
 	CHECKF(!strcmp(buf, "src=2001:db8:1:2::/64 syns=1 dsts=1 "
 		       "first=2026-11-28T01:02:03Z last=2026-11-28T01:59:00Z "
@@ -219,13 +222,49 @@ static void lines(void)
 	CHECK(!strcmp(buf, "10.1.2.3"));
 }
 
+/*
+ * Ages come from the boot clock: the wall clock stepped forward two days
+ * keeps a fresh entry, stepped back an hour does not keep a stale one;
+ * first= and last= stay the wall-clock times of the blocks.
+ */
+static void clock_steps(void)
+{
+	struct sb_offender set[2] = { 0 };
+	struct sb_addr dst = addr("198.51.100.7");
+	struct sb_okey a = key_of("10.0.0.1"), b = key_of("10.0.0.2");
+	s64 day = 86400;
+	enum sb_claim how;
+	struct sb_offender *o;
+
+	o = sb_oset_claim(set, 2, &a, AT2(1000 * day, 50), 60, &how);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1000 * day, 50), 1, 1);
+	/* Wall +2 days, boot +1 s: still live, found, its age 1 s. */
+	CHECK(sb_offender_live(o, 51, 60));
+	CHECK(sb_oset_claim(set, 2, &a, AT2(1002 * day, 51), 60, &how) == o);
+	CHECK(how == SB_CLAIM_FOUND);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1002 * day, 51), 1, 1);
+	CHECK(o->first == 1000 * day && o->last == 1002 * day);
+	/* Wall back an hour, boot past the TTL: gone. */
+	CHECK(!sb_offender_live(o, 111, 60));
+	CHECK(sb_oset_claim(set, 2, &a, AT2(1002 * day - 3600, 111), 60, &how) == o);
+	CHECK(how == SB_CLAIM_NEW && o->syns == 0);
+	CHECK(o->first == 1002 * day - 3600);
+	/* Eviction by boot time too: b, seen later by boot, stays. */
+	o = sb_oset_claim(set, 2, &b, AT2(1 * day, 120), 60, &how);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1 * day, 120), 1, 1);
+	sb_offender_record(&set[0], &dst, 25, 0, 0, AT2(5000 * day, 115), 1, 1);
+	b = key_of("10.0.0.3");
+	CHECK(sb_oset_claim(set, 2, &b, AT2(2 * day, 121), 60, &how) == &set[0]);
+	CHECK(how == SB_CLAIM_EVICTED);
+}
+
 static void sorting(void)
 {
 	struct sb_offender o[4] = { 0 };
 
 	o[0].syns = 5; o[0].key.bits = 1;
 	o[1].syns = 50; o[1].key.bits = 2;
-	o[2].syns = 5; o[2].last = 9; o[2].key.bits = 3;
+	o[2].syns = 5; o[2].seen = 9; o[2].key.bits = 3;
 	o[3].syns = 7; o[3].key.bits = 4;
 	sb_offenders_sort(o, 4);
 	CHECK(o[0].key.bits == 2 && o[1].key.bits == 4);
@@ -233,4 +272,4 @@ static void sorting(void)
 }
 
 UNIT_MAIN("offender", T(keys), T(claim_and_record), T(eviction), T(expiry),
-	  T(estimate), T(utc), T(lines), T(sorting))
+	  T(estimate), T(utc), T(lines), T(sorting), T(clock_steps))

@@ -61,6 +61,11 @@ static void idle_timeout(struct work_struct *work)
 	unsigned long idle = sb_tunable(SB_BULK_TIMEOUT) * HZ;
 
 	mutex_lock(&sb_bulk_mutex);
+	/*
+	 * Wrap-safe: this work runs within about bulk_timeout (at most an
+	 * hour) of the last write, far inside time_after_eq()'s half range
+	 * of the jiffies (24 days at HZ=1000 on a 32-bit kernel).
+	 */
 	if (state != SB_BULK_IDLE && !time_after_eq(jiffies, last_write + idle)) {
 		mod_delayed_work(system_wq, &idle_work,
 				 last_write + idle - jiffies);

@@ -38,33 +38,28 @@ static const char *const hook_names[] = {
 	[SB_HOOK_OUTPUT] = "output",
 };
 
-/* A 64-bit finaliser (MurmurHash3's): every input bit moves every output bit. */
-static u64 mix64(u64 x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 void sb_okey_from_src(const struct sb_addr *src, struct sb_okey *key)
 {
 	key->family = src->family;
 	key->bits = src->family == SB_AF_INET ? src->v4 : src->v6.hi;
 }
 
-u32 sb_okey_hash(const struct sb_okey *key, u64 seed)
+/*
+ * A keyed PRF (SipHash, base.h), not a mixer: without the table's random
+ * key, which sources share a set cannot be computed, so spoofed sources
+ * cannot be chosen to crowd the set of a real offender out of the table.
+ */
+u32 sb_okey_hash(const struct sb_okey *key, const struct sb_prf_key *k)
 {
-	return (u32)(mix64(seed ^ key->bits ^ (u64)key->family << 60) >> 32);
+	return (u32)(sb_prf(k, key->bits, key->family) >> 32);
 }
 
-static u64 addr_hash(const struct sb_addr *a, u64 seed)
+/* The destinations a source tried, likewise: no estimate to game. */
+static u64 addr_hash(const struct sb_addr *a, const struct sb_prf_key *k)
 {
 	if (a->family == SB_AF_INET)
-		return mix64(seed ^ a->v4);
-	return mix64(seed ^ a->v6.hi ^ mix64(a->v6.lo));
+		return sb_prf(k, a->v4, 1ULL << 63);
+	return sb_prf(k, a->v6.hi, a->v6.lo);
 }
 
 /*
@@ -108,9 +103,9 @@ struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
 
 /* Counts a destination: exactly while few, then by linear counting. */
 static void count_dst(struct sb_offender *o, const struct sb_addr *dst,
-		      u64 seed)
+		      const struct sb_prf_key *k)
 {
-	u64 h = addr_hash(dst, seed);
+	u64 h = addr_hash(dst, k);
 	u32 tag = (u32)(h >> 32), bit = (u32)h % SB_DST_BITS, i;
 
 	o->dst_bits[bit / 64] |= 1ULL << (bit % 64);
@@ -127,7 +122,8 @@ static void count_dst(struct sb_offender *o, const struct sb_addr *dst,
 
 void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
 			u16 dport, u8 hook, u8 action,
-			const struct sb_clock *now, u32 period, u64 seed)
+			const struct sb_clock *now, u32 period,
+			const struct sb_prf_key *k)
 {
 	o->syns++;
 	o->last = now->wall;
@@ -137,7 +133,7 @@ void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
 	o->dport = dport;
 	o->hook = hook;
 	o->action = action;
-	count_dst(o, dst, seed);
+	count_dst(o, dst, k);
 }
 
 static u32 popcount64(u64 x)

@@ -20,7 +20,7 @@
 struct sb_otable {
 	u32 capacity;
 	u32 nsets;
-	u64 seed;
+	struct sb_prf_key prf_key;	/* random: sb_okey_hash() */
 	spinlock_t *locks;		/* one per set */
 	struct sb_offender *entries;	/* set i starts at i * WAYS */
 };
@@ -55,7 +55,7 @@ static struct sb_otable *otable_alloc(u32 capacity)
 		return NULL;
 	t->capacity = capacity;
 	t->nsets = DIV_ROUND_UP(capacity, SB_OFFENDER_WAYS);
-	t->seed = get_random_u64();
+	get_random_bytes(&t->prf_key, sizeof(t->prf_key));
 	t->locks = kvmalloc_array(t->nsets, sizeof(*t->locks), SB_GFP_SIZED);
 	t->entries = kvcalloc(capacity, sizeof(*t->entries), SB_GFP_SIZED);
 	if (!t->locks || !t->entries) {
@@ -100,13 +100,13 @@ bool sb_offenders_record(const struct sb_pkt *pkt, u8 hook, u8 action,
 	u32 set;
 
 	sb_okey_from_src(&pkt->src, &key);
-	set = sb_oset_index(sb_okey_hash(&key, t->seed), t->nsets);
+	set = sb_oset_index(sb_okey_hash(&key, &t->prf_key), t->nsets);
 	spin_lock_bh(&t->locks[set]);
 	o = sb_oset_claim(t->entries + set * SB_OFFENDER_WAYS,
 			  set_ways(t, set), &key, &now, ttl, &how);
 	fresh = how != SB_CLAIM_FOUND || o->period + 1 < period;
 	sb_offender_record(o, &pkt->dst, pkt->dport, hook, action, &now, period,
-			   t->seed);
+			   &t->prf_key);
 	spin_unlock_bh(&t->locks[set]);
 	if (how == SB_CLAIM_EVICTED)
 		sb_stats_inc(SB_STAT_OFFENDERS_EVICTED);
@@ -162,7 +162,7 @@ static int seen_cmp(const void *a, const void *b)
 static void otable_insert(struct sb_otable *t, const struct sb_offender *o,
 			  const struct sb_clock *now)
 {
-	u32 set = sb_oset_index(sb_okey_hash(&o->key, t->seed), t->nsets);
+	u32 set = sb_oset_index(sb_okey_hash(&o->key, &t->prf_key), t->nsets);
 	struct sb_offender *slot;
 	enum sb_claim how;
 
@@ -198,8 +198,8 @@ static int otable_replace(u32 capacity, bool keep)
 			otable_free(next);
 			goto out;
 		}
-		/* The same seed keeps the destination bitmaps meaningful. */
-		next->seed = prev->seed;
+		/* The same key keeps the destination bitmaps meaningful. */
+		next->prf_key = prev->prf_key;
 		n = otable_copy(prev, copy, now.boot);
 		sort(copy, n, sizeof(*copy), seen_cmp, NULL);
 		for (i = 0; i < n; i++)

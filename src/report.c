@@ -42,8 +42,14 @@ static s64 period_start;
 static u64 blocked_at_start;
 static u64 suppressed_at_start;
 
-/* The event-line budget: a window of log_interval seconds, lock-free. */
-static atomic_long_t window_start;
+/*
+ * The event-line budget: a window of log_interval seconds, lock-free. On
+ * the 64-bit jiffies: after a long quiet (25 days at HZ=1000 on a 32-bit
+ * kernel) a 32-bit jiffies difference would read as negative and keep the
+ * window shut; 64-bit jiffies only grow, so "now - start" is the true
+ * time since the window opened, however long the module runs.
+ */
+static atomic64_t window_start;
 static atomic_t window_used;
 
 static u64 blocked_total(void)
@@ -60,11 +66,11 @@ static u64 blocked_total(void)
  */
 static bool event_allowed(void)
 {
-	unsigned long now = jiffies, start = atomic_long_read(&window_start);
+	u64 now = get_jiffies_64(), start = atomic64_read(&window_start);
 	u32 burst = sb_tunable(SB_LOG_BURST);
 
-	if (time_after_eq(now, start + sb_tunable(SB_LOG_INTERVAL) * HZ) &&
-	    atomic_long_cmpxchg(&window_start, start, now) == start)
+	if (now - start >= (u64)sb_tunable(SB_LOG_INTERVAL) * HZ &&
+	    atomic64_cmpxchg(&window_start, start, now) == start)
 		atomic_set(&window_used, 0);
 	/* Read first: under a flood the budget is spent, and stays shared. */
 	if (atomic_read(&window_used) >= burst)
@@ -204,7 +210,7 @@ int sb_report_init(void)
 	u32 interval = sb_tunable(SB_REPORT_INTERVAL);
 
 	period_start = ktime_get_boottime_seconds();
-	atomic_long_set(&window_start, jiffies);
+	atomic64_set(&window_start, get_jiffies_64());
 	INIT_DELAYED_WORK(&sb_report_work, sb_report_timer);
 	if (interval)
 		schedule_delayed_work(&sb_report_work, interval * HZ);

@@ -18,7 +18,23 @@
 #include <linux/mm.h>
 #include <linux/sort.h>
 #include <linux/sched.h>
+#include <linux/siphash.h>
 #include <linux/skbuff.h>
+
+/*
+ * The keyed PRF of the offender table (sb_prf, below): with a random key,
+ * a campus host cannot pick spoofed sources that crowd one set.
+ */
+struct sb_prf_key {
+	u64 key[2];
+};
+
+static inline u64 sb_prf(const struct sb_prf_key *k, u64 a, u64 b)
+{
+	const siphash_key_t key = { .key = { k->key[0], k->key[1] } };
+
+	return siphash_2u64(a, b, &key);
+}
 
 /*
  * Sizes here follow what the operator asked for (list lengths, the
@@ -111,6 +127,53 @@ static inline const void *sb_pkt_read(const struct sb_pkt_src *src, u32 off,
 	if (off > src->len || len > src->len - off)
 		return NULL;
 	return src->data + off;
+}
+
+struct sb_prf_key {
+	u64 key[2];
+};
+
+static inline u64 sb_rotl64(u64 x, int b)
+{
+	return x << b | x >> (64 - b);
+}
+
+static inline void sb_sipround(u64 v[4])
+{
+	v[0] += v[1]; v[1] = sb_rotl64(v[1], 13); v[1] ^= v[0];
+	v[0] = sb_rotl64(v[0], 32);
+	v[2] += v[3]; v[3] = sb_rotl64(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = sb_rotl64(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = sb_rotl64(v[1], 17); v[1] ^= v[2];
+	v[2] = sb_rotl64(v[2], 32);
+}
+
+/*
+ * SipHash-2-4 of the 16 bytes @a, @b (little-endian), what the kernel's
+ * siphash_2u64() computes; written from the SipHash paper (Aumasson and
+ * Bernstein, 2012), checked against its test vector in tests/unit.
+ */
+static inline u64 sb_prf(const struct sb_prf_key *k, u64 a, u64 b)
+{
+	u64 v[4] = {
+		k->key[0] ^ 0x736f6d6570736575ULL,
+		k->key[1] ^ 0x646f72616e646f6dULL,
+		k->key[0] ^ 0x6c7967656e657261ULL,
+		k->key[1] ^ 0x7465646279746573ULL,
+	};
+	const u64 m[3] = { a, b, (u64)16 << 56 };
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		v[3] ^= m[i];
+		sb_sipround(v);
+		sb_sipround(v);
+		v[0] ^= m[i];
+	}
+	v[2] ^= 0xff;
+	for (i = 0; i < 4; i++)
+		sb_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
 #endif /* __KERNEL__ */

@@ -69,7 +69,7 @@ enum sb_claim {
 };
 
 void sb_okey_from_src(const struct sb_addr *src, struct sb_okey *key);
-u32 sb_okey_hash(const struct sb_okey *key, u64 seed);
+u32 sb_okey_hash(const struct sb_okey *key, const struct sb_prf_key *k);
 
 /* The set of @nsets that a key's hash falls into. */
 static inline u32 sb_oset_index(u32 hash, u32 nsets)
@@ -90,7 +90,8 @@ struct sb_offender *sb_oset_claim(struct sb_offender *set, u32 ways,
 				  enum sb_claim *how);
 void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
 			u16 dport, u8 hook, u8 action,
-			const struct sb_clock *now, u32 period, u64 seed);
+			const struct sb_clock *now, u32 period,
+			const struct sb_prf_key *k);
 u32 sb_offender_dsts(const struct sb_offender *o);
 
 size_t sb_format_utc(s64 t, char *buf);

@@ -9,6 +9,9 @@
 /* A moment on both clocks: in most tests they agree. */
 #define AT(t) (&(struct sb_clock){ .wall = (t), .boot = (t) })
 #define AT2(w, b) (&(struct sb_clock){ .wall = (w), .boot = (b) })
+/* PRF keys of the tests. */
+#define K1 (&(const struct sb_prf_key){ { 1, 2 } })
+#define K7 (&(const struct sb_prf_key){ { 7, 8 } })
 
 static struct sb_addr addr(const char *s)
 {
@@ -38,8 +41,8 @@ static void keys(void)
 	/* Privacy addresses of one /64 are one offender. */
 	CHECK(c.family == SB_AF_INET6 && c.bits == d.bits);
 	CHECK(c.bits != e.bits);
-	CHECK(sb_okey_hash(&c, 1) == sb_okey_hash(&d, 1));
-	CHECK(sb_okey_hash(&a, 1) != sb_okey_hash(&b, 1));
+	CHECK(sb_okey_hash(&c, K1) == sb_okey_hash(&d, K1));
+	CHECK(sb_okey_hash(&a, K1) != sb_okey_hash(&b, K1));
 	CHECK(sb_oset_index(0, 7) == 0 && sb_oset_index(0xffffffff, 7) == 6);
 }
 
@@ -53,10 +56,10 @@ static void claim_and_record(void)
 
 	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(1000), TTL, &how);
 	CHECK(how == SB_CLAIM_NEW && o->first == 1000);
-	sb_offender_record(o, &dst, 25, SB_HOOK_FORWARD, SB_MODE_DROP, AT(1000), 1, 7);
+	sb_offender_record(o, &dst, 25, SB_HOOK_FORWARD, SB_MODE_DROP, AT(1000), 1, K7);
 	CHECK(sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(1005), TTL, &how) == o);
 	CHECK(how == SB_CLAIM_FOUND);
-	sb_offender_record(o, &dst, 2525, SB_HOOK_OUTPUT, SB_MODE_REJECT, AT(1005), 1, 7);
+	sb_offender_record(o, &dst, 2525, SB_HOOK_OUTPUT, SB_MODE_REJECT, AT(1005), 1, K7);
 	CHECK(o->syns == 2 && o->first == 1000 && o->last == 1005);
 	CHECK(o->dport == 2525 && o->hook == SB_HOOK_OUTPUT);
 	CHECK(o->action == SB_MODE_REJECT && sb_offender_dsts(o) == 1);
@@ -79,7 +82,7 @@ static void eviction(void)
 		o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(100), TTL, &how);
 		CHECK(how == SB_CLAIM_NEW);
 		/* Entry 3 is the stalest; the others were seen later. */
-		sb_offender_record(o, &dst, 25, 0, 0, AT(i == 3 ? 50 : 100 + i), 1, 1);
+		sb_offender_record(o, &dst, 25, 0, 0, AT(i == 3 ? 50 : 100 + i), 1, K1);
 	}
 	k.bits = 99;
 	o = sb_oset_claim(set, SB_OFFENDER_WAYS, &k, AT(200), TTL, &how);
@@ -108,9 +111,9 @@ static void expiry(void)
 	struct sb_offender *o;
 
 	o = sb_oset_claim(set, 2, &a, AT(1000), 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, AT(1000), 1, 1);
+	sb_offender_record(o, &dst, 25, 0, 0, AT(1000), 1, K1);
 	o = sb_oset_claim(set, 2, &b, AT(1030), 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, AT(1030), 1, 1);
+	sb_offender_record(o, &dst, 25, 0, 0, AT(1030), 1, K1);
 	CHECK(sb_offender_live(&set[0], 1059, 60));
 	CHECK(!sb_offender_live(&set[0], 1060, 60));
 	o = sb_oset_claim(set, 2, &a, AT(1060), 60, &how);
@@ -123,6 +126,7 @@ static void expiry(void)
 
 static u32 dsts_after(u32 n, u64 seed)
 {
+	const struct sb_prf_key k = { { seed, ~seed } };
 	struct sb_offender o = { 0 };
 	struct sb_addr dst;
 	u32 i;
@@ -131,8 +135,8 @@ static u32 dsts_after(u32 n, u64 seed)
 		dst.family = SB_AF_INET;
 		dst.v4 = 0xc6336400 + i * 7919;
 		/* Each destination twice: repeats must not count. */
-		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, seed);
-		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, seed);
+		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, &k);
+		sb_offender_record(&o, &dst, 25, 0, 0, AT(1), 1, &k);
 	}
 	return sb_offender_dsts(&o);
 }
@@ -207,7 +211,7 @@ static void lines(void)
 
 	o = sb_oset_claim(set, 1, &k, AT(1795827723), TTL, &how);
 	sb_offender_record(o, &dst, 25, SB_HOOK_OUTPUT, SB_MODE_MONITOR,
-			   AT(1795831140), 1, 1);
+			   AT(1795831140), 1, K1);
 	sb_offender_line(o, false, buf, sizeof(buf));
 	CHECKF(!strcmp(buf, "src=2001:db8:1:2::/64 syns=1 dsts=1 "
 		       "first=2026-11-28T01:02:03Z last=2026-11-28T01:59:00Z "
@@ -237,12 +241,12 @@ static void clock_steps(void)
 	struct sb_offender *o;
 
 	o = sb_oset_claim(set, 2, &a, AT2(1000 * day, 50), 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, AT2(1000 * day, 50), 1, 1);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1000 * day, 50), 1, K1);
 	/* Wall +2 days, boot +1 s: still live, found, its age 1 s. */
 	CHECK(sb_offender_live(o, 51, 60));
 	CHECK(sb_oset_claim(set, 2, &a, AT2(1002 * day, 51), 60, &how) == o);
 	CHECK(how == SB_CLAIM_FOUND);
-	sb_offender_record(o, &dst, 25, 0, 0, AT2(1002 * day, 51), 1, 1);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1002 * day, 51), 1, K1);
 	CHECK(o->first == 1000 * day && o->last == 1002 * day);
 	/* Wall back an hour, boot past the TTL: gone. */
 	CHECK(!sb_offender_live(o, 111, 60));
@@ -251,11 +255,80 @@ static void clock_steps(void)
 	CHECK(o->first == 1002 * day - 3600);
 	/* Eviction by boot time too: b, seen later by boot, stays. */
 	o = sb_oset_claim(set, 2, &b, AT2(1 * day, 120), 60, &how);
-	sb_offender_record(o, &dst, 25, 0, 0, AT2(1 * day, 120), 1, 1);
-	sb_offender_record(&set[0], &dst, 25, 0, 0, AT2(5000 * day, 115), 1, 1);
+	sb_offender_record(o, &dst, 25, 0, 0, AT2(1 * day, 120), 1, K1);
+	sb_offender_record(&set[0], &dst, 25, 0, 0, AT2(5000 * day, 115), 1, K1);
 	b = key_of("10.0.0.3");
 	CHECK(sb_oset_claim(set, 2, &b, AT2(2 * day, 121), 60, &how) == &set[0]);
 	CHECK(how == SB_CLAIM_EVICTED);
+}
+
+/* SipHash-2-4 of any length, straight from the paper: the reference. */
+static u64 siphash_ref(const struct sb_prf_key *k, const u8 *m, size_t len)
+{
+	u64 v[4] = {
+		k->key[0] ^ 0x736f6d6570736575ULL, k->key[1] ^ 0x646f72616e646f6dULL,
+		k->key[0] ^ 0x6c7967656e657261ULL, k->key[1] ^ 0x7465646279746573ULL,
+	};
+	u64 w;
+	size_t i, j;
+
+	for (i = 0; i + 8 <= len + 8; i += 8) {
+		w = 0;
+		if (i + 8 <= len) {
+			for (j = 0; j < 8; j++)
+				w |= (u64)m[i + j] << (8 * j);
+		} else {
+			for (j = 0; i + j < len; j++)
+				w |= (u64)m[i + j] << (8 * j);
+			w |= (u64)(len & 0xff) << 56;
+		}
+		v[3] ^= w;
+		sb_sipround(v);
+		sb_sipround(v);
+		v[0] ^= w;
+		if (i + 8 > len)
+			break;
+	}
+	v[2] ^= 0xff;
+	for (i = 0; i < 4; i++)
+		sb_sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/*
+ * The offender hash is SipHash-2-4 (the paper's test vector), keyed: the
+ * sources that share a set under one key are spread under another, so
+ * without the key nobody can choose sources that crowd a set.
+ */
+static void keyed_prf(void)
+{
+	const struct sb_prf_key k = { { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL } };
+	const struct sb_prf_key other = { { 0x1234, 0x5678 } };
+	u8 m[16];
+	u32 i, n = 0, nsets = 512, count[512] = { 0 }, max = 0;
+	struct sb_okey key = { .family = SB_AF_INET };
+	u64 crowd[64];
+
+	for (i = 0; i < 16; i++)
+		m[i] = (u8)i;
+	CHECK(siphash_ref(&k, m, 15) == 0xa129ca6149be45e5ULL);
+	CHECK(sb_prf(&k, 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL) ==
+	      siphash_ref(&k, m, 16));
+	/* The paper's vector for the 16 bytes 00..0f: db 9b c2 57 7f cc 2a 3f. */
+	CHECK(siphash_ref(&k, m, 16) == 0x3f2acc7f57c29bdbULL);
+	/* 64 sources that fall into set 0 under one key... */
+	for (key.bits = 0x0a000000; n < 64; key.bits++) {
+		if (sb_oset_index(sb_okey_hash(&key, &k), nsets) == 0)
+			crowd[n++] = key.bits;
+	}
+	/* ...land in many sets under another. */
+	for (i = 0; i < 64; i++) {
+		key.bits = crowd[i];
+		count[sb_oset_index(sb_okey_hash(&key, &other), nsets)]++;
+	}
+	for (i = 0; i < nsets; i++)
+		max = count[i] > max ? count[i] : max;
+	CHECKF(max <= 4, "%u of 64 crowding sources share a set under another key", max);
 }
 
 static void sorting(void)
@@ -272,4 +345,4 @@ static void sorting(void)
 }
 
 UNIT_MAIN("offender", T(keys), T(claim_and_record), T(eviction), T(expiry),
-	  T(estimate), T(utc), T(lines), T(sorting), T(clock_steps))
+	  T(estimate), T(utc), T(lines), T(sorting), T(clock_steps), T(keyed_prf))

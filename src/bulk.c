@@ -10,6 +10,10 @@
  * second begin while a load is open gets -EBUSY, and a load left alone
  * for bulk_timeout seconds is aborted, so an operator's crashed script
  * cannot hold memory or the interface.
+ *
+ * Each begin opens a load with a new id, shown in bulk/status: a writer
+ * that aborts with "id=N" ends its own load only, never one that another
+ * administrator began after its own was aborted or timed out.
  */
 #include <linux/mutex.h>
 #include <linux/sysfs.h>
@@ -28,6 +32,7 @@ enum sb_bulk_state {
 static DEFINE_MUTEX(sb_bulk_mutex);
 static enum sb_bulk_state state;
 static enum sb_list target;
+static u32 load_id;		/* of the open load; counts every begin */
 static loff_t received;
 static unsigned long last_write;	/* jiffies of begin or the last data */
 static struct sb_staged staged;
@@ -99,6 +104,7 @@ int sb_bulk_begin(const char *buf, size_t len)
 	} else {
 		sb_staged_init(&staged);
 		target = which;
+		load_id++;
 		received = 0;
 		last_write = jiffies;
 		state = SB_BULK_LOADING;
@@ -116,8 +122,9 @@ ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count)
 
 	mutex_lock(&sb_bulk_mutex);
 	if (state != SB_BULK_LOADING || off != received) {
-		pr_warn("bulk: data: %s\n", state != SB_BULK_LOADING ?
-			"no load is open" :
+		pr_warn("bulk: data: %s\n", state == SB_BULK_IDLE ?
+			"no load is open" : state == SB_BULK_FAILED ?
+			"the load failed: abort it" :
 			"not where the last write ended (one writer, in order)");
 		ret = -EINVAL;
 		goto out;
@@ -180,6 +187,26 @@ void sb_bulk_abort(void)
 	mutex_unlock(&sb_bulk_mutex);
 }
 
+/* Aborts load @id only: -ENOENT, and one log line, if it is not open. */
+int sb_bulk_abort_id(u32 id)
+{
+	int err = 0;
+
+	mutex_lock(&sb_bulk_mutex);
+	if (state != SB_BULK_IDLE && load_id == id) {
+		reset_locked();
+	} else {
+		if (state == SB_BULK_IDLE)
+			pr_warn("bulk: abort: load %u is not open (no load is)\n", id);
+		else
+			pr_warn("bulk: abort: load %u is not open (load %u is)\n",
+				id, load_id);
+		err = -ENOENT;
+	}
+	mutex_unlock(&sb_bulk_mutex);
+	return err;
+}
+
 ssize_t sb_bulk_status(char *buf)
 {
 	ssize_t n;
@@ -188,12 +215,14 @@ ssize_t sb_bulk_status(char *buf)
 	if (state == SB_BULK_IDLE)
 		n = sysfs_emit(buf, "idle\n");
 	else if (state == SB_BULK_LOADING)
-		n = sysfs_emit(buf, "loading list=%s lines=%u entries=%u\n",
-			       sb_list_name(target), staged.lines, staged.n);
+		n = sysfs_emit(buf, "loading list=%s lines=%u entries=%u id=%u\n",
+			       sb_list_name(target), staged.lines, staged.n,
+			       load_id);
 	else
-		n = sysfs_emit(buf, "failed list=%s line=%u item=%*pE\n",
+		n = sysfs_emit(buf, "failed list=%s line=%u item=%*pE id=%u\n",
 			       sb_list_name(target), staged.bad_line,
-			       (int)strlen(staged.bad_item), staged.bad_item);
+			       (int)strlen(staged.bad_item), staged.bad_item,
+			       load_id);
 	mutex_unlock(&sb_bulk_mutex);
 	return n;
 }

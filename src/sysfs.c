@@ -14,6 +14,7 @@
 #include "smtpblock/compat.h"
 #include "smtpblock/config.h"
 #include "smtpblock/offenders.h"
+#include "smtpblock/parse.h"
 #include "smtpblock/report.h"
 #include "smtpblock/stats.h"
 #include "smtpblock/sysfs.h"
@@ -409,8 +410,20 @@ static ssize_t abort_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
+	struct sb_parse_err perr;
+	u32 id;
+
 	if (!may_configure("bulk/abort"))
 		return -EPERM;
+	/* "id=N": only load N (bulk/status shows it); "1": whatever is open. */
+	if (count > 3 && !memcmp(buf, "id=", 3)) {
+		err = sb_u32_parse(buf + 3, count - 3, 1, U32_MAX, &id, &perr);
+		if (err)
+			pr_warn("bulk/abort: write 1, or id=N with the id of a load\n");
+		else
+			err = sb_bulk_abort_id(id);
+		return err ? err : count;
+	}
 	err = parse_trigger("bulk/abort", buf, count);
 	if (!err)
 		sb_bulk_abort();

@@ -272,7 +272,7 @@ bulk_begin() {
 # After a failed data write the load may be marked failed or go on: the
 # list in force is what matters.
 staged_old() { relays_old; }
-staged_new() { relays_old && grep -q '^loading list=relays lines=3 entries=3' $SYS/bulk/status; }
+staged_new() { relays_old && grep -q '^loading list=relays lines=3 entries=3 id=' $SYS/bulk/status; }
 bulk_staged() { bulk_begin && printf '%s\n' $RL4 10.9.0.0/16 $RL6 > $SYS/bulk/data; }
 committed_old() { relays_old; }
 committed_new() { relays_new && grep -qx idle $SYS/bulk/status; }

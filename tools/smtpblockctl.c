@@ -666,6 +666,9 @@ static int load_refused(const char *label, const char *what, int err)
 		return RC_FAIL;
 	line = strstr(status, " line=");
 	item = strstr(status, " item=");
+	/* "failed list=L line=N item=TEXT id=K": the item ends before id=. */
+	if (item && strstr(item, " id="))
+		*strstr(item, " id=") = '\0';
 	if (!strncmp(status, "failed ", 7) && line && item &&
 	    strtoul(line + 6, NULL, 10))
 		return fail(RC_INVALID, "%s:%lu: invalid entry '%s' (refused by the module)",
@@ -703,13 +706,25 @@ static int send_data(const char *label, const struct buf *in)
 	return err ? load_refused(label, "bulk/data", err) : RC_OK;
 }
 
-static int begin_load(const char *list)
+/*
+ * Begins a load and sets @id to its id (bulk/status, "id=K"): what this
+ * tool aborts is its own load only. Right after a successful begin the
+ * open load is ours: another begin gets EBUSY until it ends.
+ */
+static int begin_load(const char *list, unsigned long *id)
 {
-	char status[512];
+	char status[512], *p;
 	int err, rc = write_attr("bulk/begin", list, strlen(list), &err);
 
-	if (rc >= 0)
+	*id = 0;
+	if (rc > 0)
 		return rc;
+	if (rc == 0) {
+		if (!read_value("bulk/status", status, sizeof(status)) &&
+		    (p = strstr(status, " id=")) != NULL)
+			*id = strtoul(p + 4, NULL, 10);
+		return RC_OK;
+	}
 	if (err != EBUSY)
 		return io_error("bulk/begin", err, true);
 	if (read_value("bulk/status", status, sizeof(status)))
@@ -723,8 +738,9 @@ static int cmd_load(int argc, char **argv)
 	const char *label, *list;
 	struct list_info info;
 	struct buf in = { 0 };
-	char path[PATH_MAX];
-	int rc, err;
+	char path[PATH_MAX], abort_id[32];
+	unsigned long id;
+	int rc, err, n;
 
 	take_verbose(&argc, &argv);
 	if (argc != 2)
@@ -762,7 +778,7 @@ static int cmd_load(int argc, char **argv)
 	 * and said so.
 	 */
 	catch_signals();
-	rc = begin_load(list);
+	rc = begin_load(list, &id);
 	if (rc) {
 		buf_free(&in);
 		reraise();
@@ -777,7 +793,16 @@ static int cmd_load(int argc, char **argv)
 			got_signal = 0;
 	}
 	if (rc || got_signal) {
-		if (write_attr("bulk/abort", "1", 1, &err) < 0)
+		/*
+		 * Ours only: if our load is gone already (timed out, or
+		 * aborted by someone), ENOENT, and a load that another
+		 * administrator began since stays. A module without ids
+		 * (id 0) takes "1".
+		 */
+		n = id ? snprintf(abort_id, sizeof(abort_id), "id=%lu", id) :
+			 snprintf(abort_id, sizeof(abort_id), "1");
+		if (write_attr("bulk/abort", abort_id, (size_t)n, &err) < 0 &&
+		    err != ENOENT)
 			fail(RC_FAIL, "could not abort the load (%s); the module drops it after bulk_timeout seconds",
 			     strerror(err));
 		reraise();

@@ -11,6 +11,7 @@ int sb_bulk_begin(const char *buf, size_t len);
 ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count);
 int sb_bulk_commit(void);
 void sb_bulk_abort(void);
+int sb_bulk_abort_id(u32 id);
 ssize_t sb_bulk_status(char *buf);
 
 #endif /* SMTPBLOCK_BULK_H */

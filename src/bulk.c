@@ -144,13 +144,19 @@ out:
 	return ret;
 }
 
-int sb_bulk_commit(void)
+/* @id: 0 for whatever load is open, else load @id only (-ENOENT). */
+int sb_bulk_commit(u32 id)
 {
 	struct sb_prefix_set *set;
 	u32 bad_pos, entries = 0;
 	int err;
 
 	mutex_lock(&sb_bulk_mutex);
+	if (id && (state == SB_BULK_IDLE || load_id != id)) {
+		pr_warn("bulk: commit: load %u is not open\n", id);
+		err = -ENOENT;
+		goto out;
+	}
 	if (state != SB_BULK_LOADING) {
 		pr_warn("bulk: commit: %s\n", state == SB_BULK_IDLE ?
 			"no load is open" : "the load failed: abort it");

@@ -206,9 +206,11 @@ static void find_token(const char *buf, size_t len, u32 pos,
  *
  * All of the write or nothing: parse, build the new set against the live
  * one, then publish, with the mutex held from the build on so that two
- * edits cannot both start from the same list and lose one.
+ * edits cannot both start from the same list and lose one. @later: not
+ * the first write through its open file.
  */
-int sb_config_write_list(enum sb_list which, const char *buf, size_t len)
+int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
+			 bool later)
 {
 	struct sb_prefix_set *set, **slot;
 	struct sb_list_write w;
@@ -225,6 +227,7 @@ int sb_config_write_list(enum sb_list which, const char *buf, size_t len)
 	mutex_lock(&sb_config_mutex);
 	next = config_copy();
 	if (!next) {
+		pr_warn("%s: out of memory, nothing changed\n", list_names[which]);
 		err = -ENOMEM;
 		goto out;
 	}
@@ -240,6 +243,10 @@ int sb_config_write_list(enum sb_list which, const char *buf, size_t len)
 	}
 	swap(*slot, set);
 	config_publish(next, set);
+	/* "while read p; do echo $p; done > campus" keeps only the last. */
+	if (later && w.replace && !w.flush)
+		pr_warn("%s: a write after others through the same open file replaced the whole list (each write() is applied alone)\n",
+			list_names[which]);
 out:
 	mutex_unlock(&sb_config_mutex);
 	sb_list_write_free(&w);

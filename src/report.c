@@ -46,8 +46,8 @@ static u64 suppressed_at_start;
  * The event-line budget: a window of log_interval seconds, lock-free. On
  * the 64-bit jiffies: after a long quiet (25 days at HZ=1000 on a 32-bit
  * kernel) a 32-bit jiffies difference would read as negative and keep the
- * window shut; 64-bit jiffies only grow, so "now - start" is the true
- * time since the window opened, however long the module runs.
+ * window shut; 64-bit jiffies never wrap, so the comparison stays right
+ * however long the module runs.
  */
 static atomic64_t window_start;
 static atomic_t window_used;
@@ -69,7 +69,8 @@ static bool event_allowed(void)
 	u64 now = get_jiffies_64(), start = atomic64_read(&window_start);
 	u32 burst = sb_tunable(SB_LOG_BURST);
 
-	if (now - start >= (u64)sb_tunable(SB_LOG_INTERVAL) * HZ &&
+	/* (start may be ahead of now: another CPU opened the window since.) */
+	if (time_after_eq64(now, start + (u64)sb_tunable(SB_LOG_INTERVAL) * HZ) &&
 	    atomic64_cmpxchg(&window_start, start, now) == start)
 		atomic_set(&window_used, 0);
 	/* Read first: under a flood the budget is spent, and stays shared. */

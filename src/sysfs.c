@@ -233,7 +233,8 @@ static ssize_t list_write(struct file *file, struct kobject *kobj,
 			attr->attr.name, PAGE_SIZE);
 		return -E2BIG;
 	}
-	err = sb_config_write_list((uintptr_t)attr->private, buf, count);
+	err = sb_config_write_list((uintptr_t)attr->private, buf, count,
+				   off != 0);
 	return err ? err : count;
 }
 
@@ -394,14 +395,35 @@ static ssize_t begin_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return err ? err : count;
 }
 
+/*
+ * commit and abort take "1" (whatever load is open: *@id = 0) or "id=N"
+ * (load N only, as bulk/status shows it).
+ */
+static int parse_load_id(const char *name, const char *buf, size_t count,
+			 u32 *id)
+{
+	struct sb_parse_err perr;
+
+	*id = 0;
+	if (count <= 3 || memcmp(buf, "id=", 3))
+		return parse_trigger(name, buf, count);
+	if (!sb_u32_parse(buf + 3, count - 3, 1, U32_MAX, id, &perr))
+		return 0;
+	pr_warn("%s: write 1, or id=N with the id of a load\n", name);
+	return -EINVAL;
+}
+
 static ssize_t commit_store(struct kobject *kobj, struct kobj_attribute *attr,
 			    const char *buf, size_t count)
 {
 	int err;
 
+	u32 id;
+
 	if (!may_configure("bulk/commit"))
 		return -EPERM;
-	err = parse_trigger("bulk/commit", buf, count) ?: sb_bulk_commit();
+	err = parse_load_id("bulk/commit", buf, count, &id) ?:
+	      sb_bulk_commit(id);
 	return err ? err : count;
 }
 
@@ -410,22 +432,14 @@ static ssize_t abort_store(struct kobject *kobj, struct kobj_attribute *attr,
 {
 	int err;
 
-	struct sb_parse_err perr;
 	u32 id;
 
 	if (!may_configure("bulk/abort"))
 		return -EPERM;
-	/* "id=N": only load N (bulk/status shows it); "1": whatever is open. */
-	if (count > 3 && !memcmp(buf, "id=", 3)) {
-		err = sb_u32_parse(buf + 3, count - 3, 1, U32_MAX, &id, &perr);
-		if (err)
-			pr_warn("bulk/abort: write 1, or id=N with the id of a load\n");
-		else
-			err = sb_bulk_abort_id(id);
-		return err ? err : count;
-	}
-	err = parse_trigger("bulk/abort", buf, count);
-	if (!err)
+	err = parse_load_id("bulk/abort", buf, count, &id);
+	if (!err && id)
+		err = sb_bulk_abort_id(id);
+	else if (!err)
 		sb_bulk_abort();
 	return err ? err : count;
 }

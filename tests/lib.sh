@@ -99,9 +99,11 @@ send_until_stopped() {
 	local name=$1 h=$2 n=0 args count
 	shift 2
 	args=" $* " count=${args##* --count } count=${count%% *}
+	echo 0 > "$TMP/sent-$name"
 	while ! stopped; do
 		if ip netns exec "$(ns "$h")" "$TOOLS/pktcraft" send "$@" > /dev/null; then
 			n=$((n + count))
+			echo $n > "$TMP/sent-$name"
 		else
 			bg_error "pktcraft send $* from $h failed"
 			break
@@ -110,12 +112,17 @@ send_until_stopped() {
 	done
 	echo $n > "$TMP/sent-$name"
 }
-# (A writer's `echo N > FILE` truncates first: an empty read is retried.)
-sent() {
-	local n=""
-	until [ -n "$n" ]; do read -r n < "$TMP/sent-$1"; done
+# (A writer's `echo N > FILE` truncates first: an empty read is retried,
+# for a while: a loop that never wrote its count reads as empty.)
+count_file() {
+	local n="" i
+	for i in $(seq 100); do
+		read -r n < "$1" 2> /dev/null
+		[ -n "$n" ] && break
+	done
 	echo "$n"
 }
+sent() { count_file "$TMP/sent-$1"; }
 
 # until_stopped NAME CMD...: runs CMD again and again until stopped; the
 # number of runs so far is in $TMP/runs-NAME (runs NAME). A run that
@@ -131,11 +138,7 @@ until_stopped() {
 		echo $n > "$TMP/runs-$name"
 	done
 }
-runs() {
-	local n=""
-	until [ -n "$n" ]; do read -r n < "$TMP/runs-$1"; done
-	echo "$n"
-}
+runs() { count_file "$TMP/runs-$1"; }
 
 # The packets that the kernel's receive backlogs dropped (all CPUs; the
 # second column of softnet_stat, hex): the only place where a flood of
@@ -353,7 +356,7 @@ run_suite() {
 	for t in "$@"; do
 		n=$((n + 1))
 		fail=0 skip="" t0=$SECONDS
-		rm -f "$TMP/stop" "$TMP/bg-errors"
+		rm -f "$TMP/stop" "$TMP/bg-errors" "$TMP"/sent-* "$TMP"/runs-*
 		if declare -F "test_$t" > /dev/null; then
 			"test_$t"
 		else

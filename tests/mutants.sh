@@ -7,7 +7,8 @@
 # patch applied, its module built, the unit tests of the copy (when the
 # patch names "unit") and the VM tests the patch names, each in a VM of
 # its own, with the mutant module. A mutant is caught when one of them
-# fails (a crash or a kernel warning counts). Prints a table, mutation,
+# fails: a named test's "not ok", or a crash or kernel warning (a suite
+# that skipped or bailed out catches nothing). Prints a table, mutation,
 # caught or not, by which; exits 1 unless every mutant was caught.
 #
 #   tests/mutants.sh [NAME...]      (default: every patch; NAME: 03 or
@@ -60,7 +61,7 @@ for patch in "${patches[@]}"; do
 	git ls-files -z | xargs -0 cp --parents -t "$dir/src"
 	catch=$(header "$patch" Catch)
 	kernel=$(header "$patch" Kernel)
-	by=()
+	by=() odd=()
 	echo "# $name: $(head -n 1 "$patch")"
 	if ! git -C "$dir/src" apply "$ROOT/$patch" 2> "$dir/apply.log" &&
 	   ! (cd "$dir/src" && patch -p1 -s < "$ROOT/$patch") >> "$dir/apply.log" 2>&1; then
@@ -97,13 +98,15 @@ for patch in "${patches[@]}"; do
 			by+=("$suite: $(grep '^not ok' "$dir/vm-$suite.log" |
 				sed 's/^not ok [0-9]* //; s/ #.*//' | tr '\n' ' ')")
 		elif [ $rc -ne 0 ] || ! grep -q '^ok ' "$dir/vm-$suite.log"; then
-			by+=("$suite: exit $rc with no failed test")
+			# A skip, a bail-out or a hang is no catch: nothing
+			# the suite asserted failed.
+			odd+=("$suite: exit $rc with no failed test")
 		fi
 	done
 	if [ ${#by[@]} -gt 0 ]; then
 		rows+=("$name|caught|$(IFS=';'; echo "${by[*]}")")
 	else
-		rows+=("$name|NOT CAUGHT|$catch passed")
+		rows+=("$name|NOT CAUGHT|$catch passed${odd[*]:+ ($(IFS=';'; echo "${odd[*]}"))}")
 		caught_all=0
 	fi
 	echo "# $name: ${rows[-1]#*|}"

@@ -197,8 +197,12 @@ test_offender_ttl() {
 	unload
 }
 
-# step_clock SECONDS: steps the wall clock (only; boot time goes on).
-step_clock() { date -s "@$((EPOCHSECONDS + $1))" > /dev/null || fail "date -s"; }
+# step_clock SECONDS: steps the wall clock (only; boot time goes on),
+# keeping its fraction of a second, so that the steps add up to nothing.
+step_clock() {
+	local now=$EPOCHREALTIME
+	date -s "@$((${now%.*} + $1)).${now#*.}" > /dev/null || fail "date -s"
+}
 
 # Ages come from a clock that does not jump: after the wall clock is
 # stepped forward two days a fresh offender stays; after a step back of

@@ -660,6 +660,9 @@ static int load_refused(const char *label, const char *what, int err)
 	if (err == ENOSPC)
 		return fail(RC_INVALID, "%s: too many entries for the module",
 			    label);
+	if (err == ENOENT && !strcmp(what, "bulk/commit"))
+		return fail(RC_FAIL, "%s: our load is gone (no write for bulk_timeout seconds, or a bulk/abort); nothing changed",
+			    label);
 	if (err != EINVAL)
 		return io_error(what, err, true);
 	if (read_value("bulk/status", status, sizeof(status)))
@@ -738,7 +741,7 @@ static int cmd_load(int argc, char **argv)
 	const char *label, *list;
 	struct list_info info;
 	struct buf in = { 0 };
-	char path[PATH_MAX], abort_id[32];
+	char path[PATH_MAX], abort_id[32];	/* "id=K": commit, abort */
 	unsigned long id;
 	int rc, err, n;
 
@@ -785,8 +788,11 @@ static int cmd_load(int argc, char **argv)
 		return rc;
 	}
 	rc = send_data(label, &in);
+	/* Our load only, as for the abort: never another one begun since. */
+	n = id ? snprintf(abort_id, sizeof(abort_id), "id=%lu", id) :
+		 snprintf(abort_id, sizeof(abort_id), "1");
 	if (!rc && !got_signal) {
-		rc = write_attr("bulk/commit", "1", 1, &err);
+		rc = write_attr("bulk/commit", abort_id, (size_t)n, &err);
 		if (rc < 0)
 			rc = load_refused(label, "bulk/commit", err);
 		else if (!rc)
@@ -799,8 +805,6 @@ static int cmd_load(int argc, char **argv)
 		 * administrator began since stays. A module without ids
 		 * (id 0) takes "1".
 		 */
-		n = id ? snprintf(abort_id, sizeof(abort_id), "id=%lu", id) :
-			 snprintf(abort_id, sizeof(abort_id), "1");
 		if (write_attr("bulk/abort", abort_id, (size_t)n, &err) < 0 &&
 		    err != ENOENT)
 			fail(RC_FAIL, "could not abort the load (%s); the module drops it after bulk_timeout seconds",

@@ -9,7 +9,7 @@ int sb_bulk_init(void);
 void sb_bulk_uninit(void);
 int sb_bulk_begin(const char *buf, size_t len);
 ssize_t sb_bulk_data(const char *buf, loff_t off, size_t count);
-int sb_bulk_commit(void);
+int sb_bulk_commit(u32 id);
 void sb_bulk_abort(void);
 int sb_bulk_abort_id(u32 id);
 ssize_t sb_bulk_status(char *buf);

@@ -39,7 +39,8 @@ int sb_config_init(void);
 void sb_config_uninit(void);
 
 int sb_config_set(enum sb_setting_id id, const char *buf, size_t len);
-int sb_config_write_list(enum sb_list which, const char *buf, size_t len);
+int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
+			 bool later);
 int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set);
 size_t sb_config_memory(void);
 u32 sb_config_list_count(enum sb_list which);

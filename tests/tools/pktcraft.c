@@ -1027,6 +1027,23 @@ static bool is_rst(const struct sockaddr_ll *from, const uint8_t *p,
 	return false;
 }
 
+/*
+ * What --marks counts: crafted packets are TCP (or fragments of it) and
+ * never resets. The hosts' own answers (ICMP errors, resets) carry IDs
+ * and flow labels of their own, which may fall into the range.
+ */
+static bool is_crafted(const struct sockaddr_ll *from, const uint8_t *p,
+		       ssize_t len)
+{
+	if (is_rst(from, p, len))
+		return false;
+	if (from->sll_protocol == htons(ETH_P_IP))
+		return len >= IPV4_HDR_LEN && p[9] == NH_TCP;
+	if (from->sll_protocol == htons(ETH_P_IPV6))
+		return len >= IPV6_HDR_LEN && p[6] != 58;	/* not ICMPv6 */
+	return false;
+}
+
 /* The packet's mark (IPv4 ID, IPv6 flow label), or -1 if it is not IP. */
 static long mark_of(const struct sockaddr_ll *from, const uint8_t *p,
 		    ssize_t len)
@@ -1060,6 +1077,7 @@ static int cmd_sniff(int argc, char **argv)
 		.dir = DIR_IN,
 	};
 	unsigned long count = 0, fences = 0, *per_mark = NULL;
+	bool timed_out = false;
 	long deadline;
 	uint32_t m;
 	struct pollfd pfd;
@@ -1086,8 +1104,10 @@ static int cmd_sniff(int argc, char **argv)
 		ssize_t n;
 		int r;
 
-		if (left <= 0)
+		if (left <= 0) {
+			timed_out = true;
 			break;
+		}
 		r = poll(&pfd, 1, (int)left);
 		if (r < 0 && errno != EINTR)
 			die("poll");
@@ -1112,7 +1132,8 @@ static int cmd_sniff(int argc, char **argv)
 			if (is_rst(&from, buf, n))
 				count++;
 		} else if (s.per_mark) {
-			if (mark >= s.lo && mark <= s.hi)
+			if (mark >= s.lo && mark <= s.hi &&
+			    is_crafted(&from, buf, n))
 				per_mark[mark - s.lo]++;
 		} else if (mark == s.mark) {
 			count++;
@@ -1128,7 +1149,7 @@ static int cmd_sniff(int argc, char **argv)
 	}
 	free(per_mark);
 	close(fd);
-	if (s.has_fence && fences < s.fences) {
+	if (s.has_fence && fences < s.fences && timed_out) {
 		fprintf(stderr, "pktcraft: sniff: %lu of %lu fences in %ld ms\n",
 			fences, s.fences, s.timeout_ms);
 		return 3;

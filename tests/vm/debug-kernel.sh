@@ -11,6 +11,9 @@
 # Usage: tests/vm/debug-kernel.sh      prints KVER= KDIR= KTREE= ... like
 #                                      kernel.sh; the VM rig then boots it
 #                                      with `run.sh --kver $KVER`
+#        tests/vm/debug-kernel.sh --packages   only installs what the build
+#                                      needs (.ci/run, before it builds the
+#                                      kernel beside other apt users)
 #
 # Cache, keyed by the source package version, the fragment and RECIPE
 # (bump it when a change to build() changes the kernel); a change to any
@@ -161,6 +164,10 @@ build() {
 
 main() {
 	local deb kver lock
+	if [ "${1:-}" = --packages ]; then
+		ensure_packages
+		return
+	fi
 	[ "$(id -u)" -eq 0 ] || [ -w "$CACHE" ] || die "needs root or a writable SMTPBLOCK_CACHE"
 	mkdir -p "$CACHE/build" "$CACHE/kernels"
 	exec {lock}>"$CACHE/build/.lock"

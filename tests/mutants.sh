@@ -20,6 +20,8 @@
 #                  SUITE:TEST[,TEST...] (SUITE a file in tests/)
 #   Kernel: debug  boot the debug kernel (KASAN...) instead of the stock
 #                  one: for a mutation that only a sanitizer can see
+#   Scale: N       SMTPBLOCK_TEST_SCALE for the VM tests (default 100, or
+#                  10 on the debug kernel): a race needs its rounds
 # Not in CI: about 10 minutes (9 min 35 s for 14 mutants). Results: tests/out/mutants/.
 
 set -uo pipefail
@@ -61,6 +63,7 @@ for patch in "${patches[@]}"; do
 	git ls-files -z | xargs -0 cp --parents -t "$dir/src"
 	catch=$(header "$patch" Catch)
 	kernel=$(header "$patch" Kernel)
+	scale=$(header "$patch" Scale)
 	by=() odd=()
 	echo "# $name: $(head -n 1 "$patch")"
 	if ! git -C "$dir/src" apply "$ROOT/$patch" 2> "$dir/apply.log" &&
@@ -84,9 +87,9 @@ for patch in "${patches[@]}"; do
 			continue
 		fi
 		suite=${c%%:*} tests=${c#*:}
-		opts=()
+		opts=(--env "SMTPBLOCK_TEST_SCALE=${scale:-100}")
 		[ "$kernel" = debug ] && opts=(--append panic_on_warn=1
-			--env SMTPBLOCK_DEBUG_KERNEL=1 --env SMTPBLOCK_TEST_SCALE=10
+			--env SMTPBLOCK_DEBUG_KERNEL=1 --env "SMTPBLOCK_TEST_SCALE=${scale:-10}"
 			--qemu-arg -M --qemu-arg q35)
 		tests/vm/run.sh --kver "$KVER" --timeout 1800 --out "$dir/vm-$suite" \
 			"${opts[@]}" -- tests/"$suite" -k "$dir/src/smtpblock.ko" ${tests//,/ } \

@@ -96,16 +96,17 @@ stopped() { [ -e "$TMP/stop" ]; }
 # hold --count N) from HOST again and again until stopped; the packets
 # sent so far are in $TMP/sent-NAME when the loop ends (sent NAME).
 send_until_stopped() {
-	local name=$1 h=$2 n=0 args count
+	local name=$1 netns n=0 args count
+	netns=$(ns "$2")
 	shift 2
 	args=" $* " count=${args##* --count } count=${count%% *}
 	echo 0 > "$TMP/sent-$name"
 	while ! stopped; do
-		if ip netns exec "$(ns "$h")" "$TOOLS/pktcraft" send "$@" > /dev/null; then
+		if ip netns exec "$netns" "$TOOLS/pktcraft" send "$@" > /dev/null; then
 			n=$((n + count))
 			echo $n > "$TMP/sent-$name"
 		else
-			bg_error "pktcraft send $* from $h failed"
+			bg_error "pktcraft send $* from $netns failed"
 			break
 		fi
 		[ -z "${SEND_PAUSE:-}" ] || nap "$SEND_PAUSE"
@@ -116,7 +117,7 @@ send_until_stopped() {
 # for a while: a loop that never wrote its count reads as empty.)
 count_file() {
 	local n="" i
-	for i in $(seq 100); do
+	for ((i = 0; i < 100; i++)); do
 		read -r n < "$1" 2> /dev/null
 		[ -n "$n" ] && break
 	done

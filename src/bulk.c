@@ -148,7 +148,7 @@ out:
 int sb_bulk_commit(u32 id)
 {
 	struct sb_prefix_set *set;
-	u32 bad_pos, entries = 0;
+	u32 entries = 0;
 	int err;
 
 	mutex_lock(&sb_bulk_mutex);
@@ -164,9 +164,9 @@ int sb_bulk_commit(u32 id)
 		goto out;
 	}
 	err = sb_staged_finish(&staged);
+	/* The whole build, before sb_config_replace_list takes its mutex. */
 	if (!err)
-		err = sb_set_build(NULL, staged.edits, staged.n, &set,
-				   &bad_pos);
+		err = sb_staged_build(&staged, &set);
 	if (!err) {
 		entries = sb_set_count(set);
 		err = sb_config_replace_list(target, set);

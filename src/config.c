@@ -2,7 +2,6 @@
 /* Module parameters, the live configuration snapshot and its changes. */
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include "smtpblock/config.h"
 #include "smtpblock/snapshot.h"
@@ -29,15 +28,16 @@ MODULE_PARM_DESC(enabled, "1 to filter, 0 to accept everything and count nothing
 
 struct sb_config __rcu *sb_live_config;
 
-/* Serialises every change. */
+/* Serialises every publication of a new snapshot. */
 static DEFINE_MUTEX(sb_config_mutex);
 
 /*
- * Keeps retired sets alive while a reader renders one (which sleeps, so
- * RCU alone cannot): readers share it, and only freeing a set excludes
- * them. Readers never hold up changes, only the freeing of what they read.
+ * Serialises the changes of the lists, from the build of a new set to its
+ * publication, so that two changes cannot both start from one list and
+ * lose one. Taken before sb_config_mutex: building a set of millions of
+ * entries does not hold up a change of a setting.
  */
-static DECLARE_RWSEM(sb_sets_rwsem);
+static DEFINE_MUTEX(sb_lists_mutex);
 
 static const char *const list_names[] = {
 	[SB_LIST_CAMPUS] = "campus",
@@ -80,8 +80,29 @@ static struct sb_config *config_copy(void)
 }
 
 /*
+ * A set's references: one from the live snapshots while it is in them
+ * (the snapshots that share it share that one), and one per reader of
+ * the list file that holds it (snapshot.h). Readers take theirs under
+ * RCU from the live snapshot, and the snapshots' reference is dropped
+ * only a grace period after the set left them, so a reader's never
+ * starts from zero; whoever drops the last frees the set. No writer
+ * waits for a reader, and no reader for a writer.
+ */
+static void set_adopt(struct sb_prefix_set *set)
+{
+	refcount_set(&set->users.refs, 1);
+}
+
+static void set_put(struct sb_prefix_set *set)
+{
+	if (set && refcount_dec_and_test(&set->users.refs))
+		sb_set_free(set);
+}
+
+/*
  * Makes @next live. Once no packet can still see the old snapshot, frees
- * it and @retired, the one set that @next no longer shares with it.
+ * it and drops the reference to @retired, the one set that @next no
+ * longer shares with it.
  */
 static void config_publish(struct sb_config *next,
 			   struct sb_prefix_set *retired)
@@ -91,11 +112,7 @@ static void config_publish(struct sb_config *next,
 	prev = rcu_replace_pointer(sb_live_config, next,
 				   lockdep_is_held(&sb_config_mutex));
 	synchronize_rcu();
-	if (retired) {
-		down_write(&sb_sets_rwsem);
-		sb_set_free(retired);
-		up_write(&sb_sets_rwsem);
-	}
+	set_put(retired);
 	kfree(prev);
 }
 
@@ -201,21 +218,42 @@ static void find_token(const char *buf, size_t len, u32 pos,
 	}
 }
 
+/* The live list @which; it cannot change while sb_lists_mutex is held. */
+static struct sb_prefix_set *live_list(enum sb_list which)
+{
+	return *list_slot(rcu_dereference_protected(sb_live_config,
+			  lockdep_is_held(&sb_lists_mutex)), which);
+}
+
+/* Makes @set (new, unshared) the live list @which: -ENOMEM, or 0. */
+static int publish_list_locked(enum sb_list which, struct sb_prefix_set *set)
+{
+	struct sb_config *next;
+
+	lockdep_assert_held(&sb_lists_mutex);
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		set_adopt(set);
+		swap(*list_slot(next, which), set);
+		config_publish(next, set);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? 0 : -ENOMEM;
+}
+
 /*
  * sb_config_write_list - apply one write to the campus or relays list
  *
  * All of the write or nothing: parse, build the new set against the live
- * one, then publish, with the mutex held from the build on so that two
- * edits cannot both start from the same list and lose one. @later: not
- * the first write through its open file.
+ * one, then publish. @later: not the first write through its open file.
  */
 int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
 			 bool later)
 {
-	struct sb_prefix_set *set, **slot;
 	struct sb_list_write w;
 	struct sb_parse_err perr;
-	struct sb_config *next;
+	struct sb_prefix_set *set;
 	u32 bad_pos = 0;
 	int err;
 
@@ -224,48 +262,40 @@ int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
 		log_parse_error(list_names[which], err, &perr);
 		return err;
 	}
-	mutex_lock(&sb_config_mutex);
-	next = config_copy();
-	if (!next) {
-		pr_warn("%s: out of memory, nothing changed\n", list_names[which]);
-		err = -ENOMEM;
-		goto out;
-	}
-	slot = list_slot(next, which);
-	err = sb_set_build(w.replace ? NULL : *slot, w.edits, w.n, &set,
-			   &bad_pos);
+	mutex_lock(&sb_lists_mutex);
+	err = sb_set_build(w.replace ? NULL : live_list(which), w.edits, w.n,
+			   &set, &bad_pos);
 	if (err) {
-		kfree(next);
 		memset(&perr, 0, sizeof(perr));
 		find_token(buf, len, bad_pos, &perr);
 		log_parse_error(list_names[which], err, &perr);
 		goto out;
 	}
-	swap(*slot, set);
-	config_publish(next, set);
+	err = publish_list_locked(which, set);
+	if (err) {
+		sb_set_free(set);
+		pr_warn("%s: out of memory, nothing changed\n", list_names[which]);
+		goto out;
+	}
 	/* "while read p; do echo $p; done > campus" keeps only the last. */
 	if (later && w.replace && !w.flush)
 		pr_warn("%s: a write after others through the same open file replaced the whole list (each write() is applied alone)\n",
 			list_names[which]);
 out:
-	mutex_unlock(&sb_config_mutex);
+	mutex_unlock(&sb_lists_mutex);
 	sb_list_write_free(&w);
 	return err;
 }
 
-/* Makes @set the live list @which (a bulk load); frees the old one. */
+/* Makes @set the live list @which (a bulk load); drops the old one. */
 int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set)
 {
-	struct sb_config *next;
+	int err;
 
-	mutex_lock(&sb_config_mutex);
-	next = config_copy();
-	if (next) {
-		swap(*list_slot(next, which), set);
-		config_publish(next, set);
-	}
-	mutex_unlock(&sb_config_mutex);
-	return next ? 0 : -ENOMEM;
+	mutex_lock(&sb_lists_mutex);
+	err = publish_list_locked(which, set);
+	mutex_unlock(&sb_lists_mutex);
+	return err;
 }
 
 /* Bytes of the live lookup structures: the snapshot and its sets. */
@@ -297,32 +327,54 @@ const char *sb_list_name(enum sb_list which)
 	return list_names[which];
 }
 
-static struct sb_snapshot list_text[] = {
-	[SB_LIST_CAMPUS] = SB_SNAPSHOT_INIT(list_text[SB_LIST_CAMPUS]),
-	[SB_LIST_RELAYS] = SB_SNAPSHOT_INIT(list_text[SB_LIST_RELAYS]),
-};
-
-/* Without sb_config_mutex: a reader, however slow, never blocks a change. */
-static int render_list(void *arg, char **text, size_t *len)
+/*
+ * Reading a list: each reader holds the set it began with and reads its
+ * text straight from it, a page at a time (sb_set_read). No lock a
+ * writer takes, no copy of the list, no render: whoever reads and
+ * however often, the kernel formats only the pages asked for.
+ */
+static void *take_list(void *arg)
 {
 	enum sb_list which = (uintptr_t)arg;
 	struct sb_prefix_set *set;
-	int err;
 
-	down_read(&sb_sets_rwsem);
 	rcu_read_lock();
 	set = *list_slot(rcu_dereference(sb_live_config), which);
+	refcount_inc(&set->users.refs);	/* see set_adopt() */
 	rcu_read_unlock();
-	err = sb_set_render(set, text, len);
-	up_read(&sb_sets_rwsem);
-	return err;
+	return set;
 }
+
+static ssize_t read_list(const void *held, char *buf, loff_t off,
+			 size_t count)
+{
+	return sb_set_read(held, off, buf, count);
+}
+
+static void drop_list(void *held)
+{
+	set_put(held);
+}
+
+static const struct sb_snapshot_ops list_ops = {
+	.take = take_list,
+	.read = read_list,
+	.drop = drop_list,
+};
+
+static struct sb_snapshot list_readers[] = {
+	[SB_LIST_CAMPUS] = SB_SNAPSHOT_INIT(list_readers[SB_LIST_CAMPUS],
+					    &list_ops,
+					    (void *)(uintptr_t)SB_LIST_CAMPUS),
+	[SB_LIST_RELAYS] = SB_SNAPSHOT_INIT(list_readers[SB_LIST_RELAYS],
+					    &list_ops,
+					    (void *)(uintptr_t)SB_LIST_RELAYS),
+};
 
 ssize_t sb_config_read_list(enum sb_list which, const struct file *file,
 			    char *buf, loff_t off, size_t count)
 {
-	return sb_snapshot_read(&list_text[which], file, buf, off, count,
-				render_list, (void *)(uintptr_t)which);
+	return sb_snapshot_read(&list_readers[which], file, buf, off, count);
 }
 
 static void log_param_error(const char *name, const char *value,
@@ -392,6 +444,7 @@ static int config_from_params(struct sb_config *cfg)
 				      list_slot(cfg, i));
 		if (err)
 			return err;
+		set_adopt(*list_slot(cfg, i));
 	}
 	return 0;
 }
@@ -420,9 +473,9 @@ void sb_config_uninit(void)
 	struct sb_config *cfg = rcu_dereference_protected(sb_live_config, 1);
 
 	RCU_INIT_POINTER(sb_live_config, NULL);
-	sb_snapshot_free(&list_text[SB_LIST_CAMPUS]);
-	sb_snapshot_free(&list_text[SB_LIST_RELAYS]);
-	sb_set_free(cfg->campus);
-	sb_set_free(cfg->relays);
+	sb_snapshot_free(&list_readers[SB_LIST_CAMPUS]);
+	sb_snapshot_free(&list_readers[SB_LIST_RELAYS]);
+	set_put(cfg->campus);
+	set_put(cfg->relays);
 	kfree(cfg);
 }

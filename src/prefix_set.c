@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Immutable prefix sets: building from edits, lookup, canonical text. */
+/* Immutable prefix sets: building from edits or keys, lookup, text. */
 #include "smtpblock/prefix_set.h"
 
 static int edit_cmp(const void *a, const void *b)
@@ -131,6 +131,7 @@ static void merge4(struct sb_entry4 *out, const struct sb_entry4 *base, u32 nb,
 		int cmp = b == nb ? 1 : c == nc ? -1 :
 			  entry4_cmp(&base[b], &ch[c].pfx);
 
+		sb_cond_resched(b + c);
 		if (cmp < 0) {
 			out[o++] = base[b++];
 			continue;
@@ -156,6 +157,7 @@ static void merge6(struct sb_entry6 *out, const struct sb_entry6 *base, u32 nb,
 		int cmp = b == nb ? 1 : c == nc ? -1 :
 			  entry6_cmp(&base[b], &ch[c].pfx);
 
+		sb_cond_resched(b + c);
 		if (cmp < 0) {
 			out[o++] = base[b++];
 			continue;
@@ -170,6 +172,21 @@ static void merge6(struct sb_entry6 *out, const struct sb_entry6 *base, u32 nb,
 		c++;
 	}
 	fill_cover6(out, o);
+}
+
+static size_t format_entry(const struct sb_prefix_set *set, u32 i, char *buf)
+{
+	struct sb_prefix p = { .addr.family = SB_AF_INET6 };
+
+	if (i < set->n4) {
+		p.addr.family = SB_AF_INET;
+		p.addr.v4 = set->e4[i].first;
+		p.len = set->e4[i].len;
+	} else {
+		p.addr.v6 = set->e6[i - set->n4].first;
+		p.len = set->e6[i - set->n4].len;
+	}
+	return sb_prefix_format(&p, buf);
 }
 
 struct sb_prefix_set *sb_set_empty(void)
@@ -197,8 +214,11 @@ static int index4_build(struct sb_index4 *idx, const struct sb_entry4 *e, u32 n)
 	for (i = 0; i < n; i++) {
 		sb_cond_resched(i);
 		eb = (e[i].first - idx->base) >> idx->shift;
-		while (b <= eb)
+		/* (a gap between two entries may span most buckets) */
+		while (b <= eb) {
+			sb_cond_resched(b);
 			idx->start[b++] = i;
+		}
 	}
 	while (b <= idx->nbuckets)
 		idx->start[b++] = n;
@@ -209,10 +229,64 @@ void sb_set_free(struct sb_prefix_set *set)
 {
 	if (!set)
 		return;
+	sb_free(set->text_off);
 	sb_free(set->idx4.start);
 	sb_free(set->e4);
 	sb_free(set->e6);
 	sb_free(set);
+}
+
+static int text_index_build(struct sb_prefix_set *set)
+{
+	char line[SB_PREFIX_STRLEN];
+	u32 i, n = sb_set_count(set);
+	size_t off = 0;
+
+	if (!n)
+		return 0;
+	set->text_off = sb_alloc_array((n - 1) / SB_TEXT_BLOCK + 1,
+				       sizeof(*set->text_off));
+	if (!set->text_off)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
+		if (!(i % SB_TEXT_BLOCK))
+			set->text_off[i / SB_TEXT_BLOCK] = (u32)off;
+		off += format_entry(set, i, line) + 1;
+	}
+	set->text_len = (u32)off;
+	return 0;
+}
+
+/* An empty set with room for @n4 and @n6 entries, or NULL. */
+static struct sb_prefix_set *set_alloc(u32 n4, u32 n6)
+{
+	struct sb_prefix_set *set = sb_set_empty();
+
+	if (!set)
+		return NULL;
+	set->n4 = n4;
+	set->n6 = n6;
+	set->e4 = sb_alloc_array(n4, sizeof(*set->e4));
+	set->e6 = sb_alloc_array(n6, sizeof(*set->e6));
+	if ((n4 && !set->e4) || (n6 && !set->e6)) {
+		sb_set_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+/* The indexes of a set whose entries are in place; frees it on error. */
+static int set_finish(struct sb_prefix_set *set, struct sb_prefix_set **out)
+{
+	if ((set->n4 >= SB_INDEX4_MIN_ENTRIES &&
+	     index4_build(&set->idx4, set->e4, set->n4)) ||
+	    text_index_build(set)) {
+		sb_set_free(set);
+		return -ENOMEM;
+	}
+	*out = set;
+	return 0;
 }
 
 /*
@@ -247,29 +321,76 @@ int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
 	    b6 - del6 + add6 > SB_SET_MAX_ENTRIES)
 		return -ENOSPC;
 
-	set = sb_set_empty();
+	set = set_alloc(b4 - del4 + add4, b6 - del6 + add6);
 	if (!set)
 		return -ENOMEM;
-	set->n4 = b4 - del4 + add4;
-	set->n6 = b6 - del6 + add6;
-	set->e4 = sb_alloc_array(set->n4, sizeof(*set->e4));
-	set->e6 = sb_alloc_array(set->n6, sizeof(*set->e6));
-	if ((set->n4 && !set->e4) || (set->n6 && !set->e6)) {
-		sb_set_free(set);
-		return -ENOMEM;
-	}
 	/* IPv4 sorts before IPv6, so the changes come family by family. */
 	merge4(set->e4, base ? base->e4 : NULL, b4, edits, n4ch);
 	/* (No arithmetic on a NULL @edits: an empty write may have none.) */
 	merge6(set->e6, base ? base->e6 : NULL, b6, edits ? edits + n4ch : NULL,
 	       nch - n4ch);
-	if (set->n4 >= SB_INDEX4_MIN_ENTRIES &&
-	    index4_build(&set->idx4, set->e4, set->n4)) {
-		sb_set_free(set);
-		return -ENOMEM;
+	return set_finish(set, out);
+}
+
+/* Drops the repeats from sorted keys, in place; returns how many remain. */
+static u32 unique4(u64 *k, u32 n)
+{
+	u32 i, w = 0;
+
+	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
+		if (!w || k[i] != k[w - 1])
+			k[w++] = k[i];
 	}
-	*out = set;
-	return 0;
+	return w;
+}
+
+static u32 unique6(struct sb_key6 *k, u32 n)
+{
+	u32 i, w = 0;
+
+	for (i = 0; i < n; i++) {
+		sb_cond_resched(i);
+		if (!w || k[i].len != k[w - 1].len ||
+		    sb_u128_cmp(&k[i].first, &k[w - 1].first))
+			k[w++] = k[i];
+	}
+	return w;
+}
+
+/*
+ * sb_set_from_keys - a new set of the prefixes @k4 and @k6, each sorted
+ *
+ * What a bulk load builds: its staged keys, sorted (sb_radix_sort), with
+ * repeats allowed and dropped here (so the keys are changed). -ENOSPC
+ * beyond SB_SET_MAX_ENTRIES distinct prefixes of one family.
+ */
+int sb_set_from_keys(u64 *k4, u32 n4, struct sb_key6 *k6, u32 n6,
+		     struct sb_prefix_set **out)
+{
+	struct sb_prefix_set *set;
+	u32 i;
+
+	n4 = unique4(k4, n4);
+	n6 = unique6(k6, n6);
+	if (n4 > SB_SET_MAX_ENTRIES || n6 > SB_SET_MAX_ENTRIES)
+		return -ENOSPC;
+	set = set_alloc(n4, n6);
+	if (!set)
+		return -ENOMEM;
+	for (i = 0; i < n4; i++) {
+		sb_cond_resched(i);
+		set->e4[i].first = (u32)(k4[i] >> 8);
+		set->e4[i].len = (u8)k4[i];
+	}
+	fill_cover4(set->e4, n4);
+	for (i = 0; i < n6; i++) {
+		sb_cond_resched(i);
+		set->e6[i].first = k6[i].first;
+		set->e6[i].len = k6[i].len;
+	}
+	fill_cover6(set->e6, n6);
+	return set_finish(set, out);
 }
 
 static bool contains4(const struct sb_prefix_set *set, u32 a)
@@ -320,50 +441,56 @@ bool sb_set_contains(const struct sb_prefix_set *set, const struct sb_addr *a)
 	return contains6(set, &a->v6);
 }
 
-static size_t format_entry(const struct sb_prefix_set *set, u32 i, char *buf)
+/*
+ * sb_set_read - bytes @off on of the canonical text (one prefix a line,
+ * sorted), at most @count of them, into @buf
+ *
+ * Returns how many: 0 at or past the end. Formats only the lines that
+ * overlap the range, from the start of the block that holds @off: a page
+ * costs the same wherever it is, and nothing is allocated.
+ */
+size_t sb_set_read(const struct sb_prefix_set *set, size_t off, char *buf,
+		   size_t count)
 {
-	struct sb_prefix p = { .addr.family = SB_AF_INET6 };
+	char line[SB_PREFIX_STRLEN + 1];
+	u32 n = sb_set_count(set), lo = 0, hi, mid, i;
+	size_t pos, done = 0, len, skip, c;
 
-	if (i < set->n4) {
-		p.addr.family = SB_AF_INET;
-		p.addr.v4 = set->e4[i].first;
-		p.len = set->e4[i].len;
-	} else {
-		p.addr.v6 = set->e6[i - set->n4].first;
-		p.len = set->e6[i - set->n4].len;
+	if (off >= set->text_len)
+		return 0;
+	hi = (n - 1) / SB_TEXT_BLOCK + 1;
+	while (hi - lo > 1) {	/* the last block starting at or before off */
+		mid = lo + (hi - lo) / 2;
+		if (set->text_off[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return sb_prefix_format(&p, buf);
+	pos = set->text_off[lo];
+	for (i = lo * SB_TEXT_BLOCK; i < n && done < count; i++) {
+		len = format_entry(set, i, line);
+		line[len++] = '\n';
+		if (pos + len > off) {
+			skip = off > pos ? off - pos : 0;
+			c = len - skip < count - done ? len - skip : count - done;
+			memcpy(buf + done, line + skip, c);
+			done += c;
+		}
+		pos += len;
+	}
+	return done;
 }
 
-/*
- * sb_set_render - the canonical text: one prefix a line, sorted
- *
- * Into a new buffer (*@text, sb_free() it, NUL-terminated) of *@len
- * bytes: each reader gets its own copy, so a set keeps no text and a
- * read never mixes two sets.
- */
+/* The whole text in a new, NUL-terminated buffer (sb_free() it). */
 int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len)
 {
-	char line[SB_PREFIX_STRLEN];
-	size_t total = 0, off = 0;
-	u32 i, n = sb_set_count(set);
-	char *t;
+	char *t = sb_alloc_array((size_t)set->text_len + 1, 1);
 
-	for (i = 0; i < n; i++) {
-		sb_cond_resched(i);
-		total += format_entry(set, i, line) + 1;
-	}
-	t = sb_alloc_array(total + 1, 1);
 	if (!t)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		sb_cond_resched(i);
-		off += format_entry(set, i, t + off);
-		t[off++] = '\n';
-	}
-	t[off] = '\0';
+	*len = sb_set_read(set, 0, t, set->text_len);
+	t[*len] = '\0';
 	*text = t;
-	*len = off;
 	return 0;
 }
 
@@ -372,7 +499,9 @@ size_t sb_set_bytes(const struct sb_prefix_set *set)
 {
 	size_t idx = set->idx4.start ?
 		     ((size_t)set->idx4.nbuckets + 1) * sizeof(u32) : 0;
+	u32 n = sb_set_count(set);
+	size_t text = n ? ((n - 1) / SB_TEXT_BLOCK + 1) * sizeof(u32) : 0;
 
 	return sizeof(*set) + (size_t)set->n4 * sizeof(*set->e4) +
-	       (size_t)set->n6 * sizeof(*set->e6) + idx;
+	       (size_t)set->n6 * sizeof(*set->e6) + idx + text;
 }

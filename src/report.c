@@ -98,40 +98,77 @@ void sb_report_blocked(const struct sb_pkt *pkt, u8 hook, u8 action)
 		pkt->dport, sb_hook_name(hook), sb_mode_name(action));
 }
 
-/* The offenders file: one consistent snapshot per reader (snapshot.h). */
-static struct sb_snapshot offenders_text = SB_SNAPSHOT_INIT(offenders_text);
+/*
+ * The offenders file: a text per reader, made at its first read
+ * (snapshot.h), in memory charged to the reader (root: CAP_NET_ADMIN).
+ */
+struct offenders_text {
+	size_t len;
+	char *text;
+};
 
-static int render_offenders(void *arg, char **text, size_t *len)
+static void *take_offenders(void *arg)
 {
+	struct offenders_text *t;
 	struct sb_offender *o;
 	u32 n, i;
 	int err = sb_offenders_snapshot(&o, &n);
-	char *t;
 
 	if (err)
-		return err;
-	t = kvmalloc_array(n ?: 1, SB_LINE_MAX, SB_GFP_SIZED);
-	if (!t) {
+		return ERR_PTR(err);
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (t)
+		t->text = kvmalloc_array(n ?: 1, SB_LINE_MAX,
+					 SB_GFP_SIZED | __GFP_ACCOUNT);
+	if (!t || !t->text) {
+		kfree(t);
 		kvfree(o);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
-	*len = 0;
 	for (i = 0; i < n; i++) {
-		int w = sb_offender_line(&o[i], true, t + *len, SB_LINE_MAX - 1);
+		int w = sb_offender_line(&o[i], true, t->text + t->len,
+					 SB_LINE_MAX - 1);
 
-		*len += clamp(w, 0, SB_LINE_MAX - 2);
-		t[(*len)++] = '\n';
+		t->len += clamp(w, 0, SB_LINE_MAX - 2);
+		t->text[t->len++] = '\n';
 	}
 	kvfree(o);
-	*text = t;
-	return 0;
+	return t;
 }
+
+static ssize_t read_offenders(const void *held, char *buf, loff_t off,
+			      size_t count)
+{
+	const struct offenders_text *t = held;
+
+	if (off >= t->len)
+		return 0;
+	count = min_t(size_t, count, t->len - off);
+	memcpy(buf, t->text + off, count);
+	return count;
+}
+
+static void drop_offenders(void *held)
+{
+	struct offenders_text *t = held;
+
+	kvfree(t->text);
+	kfree(t);
+}
+
+static const struct sb_snapshot_ops offenders_ops = {
+	.take = take_offenders,
+	.read = read_offenders,
+	.drop = drop_offenders,
+};
+
+static struct sb_snapshot offenders_readers =
+	SB_SNAPSHOT_INIT(offenders_readers, &offenders_ops, NULL);
 
 ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 			  size_t count)
 {
-	return sb_snapshot_read(&offenders_text, file, buf, off, count,
-				render_offenders, NULL);
+	return sb_snapshot_read(&offenders_readers, file, buf, off, count);
 }
 
 /* Returns -ENOMEM (and says so in the log) when it could not report. */
@@ -221,5 +258,5 @@ int sb_report_init(void)
 void sb_report_uninit(void)
 {
 	cancel_delayed_work_sync(&sb_report_work);
-	sb_snapshot_free(&offenders_text);
+	sb_snapshot_free(&offenders_readers);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Parsing a bulk load's text, chunk by chunk, line by line. */
+#include "smtpblock/radix_sort.h"
 #include "smtpblock/staged.h"
 
 void sb_staged_init(struct sb_staged *s)
@@ -9,10 +10,15 @@ void sb_staged_init(struct sb_staged *s)
 
 void sb_staged_free(struct sb_staged *s)
 {
-	sb_free(s->edits);
-	s->edits = NULL;
+	sb_free(s->k4);
+	sb_free(s->k6);
+	s->k4 = NULL;
+	s->k6 = NULL;
+	s->n4 = 0;
+	s->cap4 = 0;
+	s->n6 = 0;
+	s->cap6 = 0;
 	s->n = 0;
-	s->cap = 0;
 }
 
 static bool is_blank(char c)
@@ -30,22 +36,62 @@ static int fail_line(struct sb_staged *s, const char *text, size_t len)
 	return -EINVAL;
 }
 
-/* Doubling growth: a million entries cost about twenty copies in all. */
-static int grow(struct sb_staged *s)
+/* A megabyte at a time: copying 100 MB at once is a long stretch too. */
+static void copy_yielding(void *dst, const void *src, size_t bytes)
 {
-	u32 cap = s->cap ? s->cap * 2 : 1024;
-	struct sb_edit *e;
+	const size_t step = 1 << 20;
+	size_t off, c;
 
-	if (s->cap >= 2 * SB_SET_MAX_ENTRIES)
+	for (off = 0; off < bytes; off += c) {
+		c = bytes - off < step ? bytes - off : step;
+		memcpy((char *)dst + off, (const char *)src + off, c);
+		sb_yield();
+	}
+}
+
+/* Doubling growth: a million entries cost about twenty copies in all. */
+static int grow(void **keys, u32 *cap, u32 n, size_t size)
+{
+	u32 want = *cap ? *cap * 2 : 1024;
+	void *k;
+
+	if (*cap >= 2 * SB_SET_MAX_ENTRIES)
 		return -ENOSPC;
-	e = sb_alloc_array(cap, sizeof(*e));
-	if (!e)
+	k = sb_alloc_array(want, size);
+	if (!k)
 		return -ENOMEM;
-	if (s->n)
-		memcpy(e, s->edits, (size_t)s->n * sizeof(*e));
-	sb_free(s->edits);
-	s->edits = e;
-	s->cap = cap;
+	if (n)
+		copy_yielding(k, *keys, (size_t)n * size);
+	sb_free(*keys);
+	*keys = k;
+	*cap = want;
+	return 0;
+}
+
+static int add_key(struct sb_staged *s, const struct sb_prefix *p)
+{
+	int err;
+
+	if (p->addr.family == SB_AF_INET) {
+		if (s->n4 == s->cap4) {
+			err = grow((void **)&s->k4, &s->cap4, s->n4,
+				   sizeof(*s->k4));
+			if (err)
+				return err;
+		}
+		s->k4[s->n4++] = sb_key4(p->addr.v4, p->len);
+	} else {
+		if (s->n6 == s->cap6) {
+			err = grow((void **)&s->k6, &s->cap6, s->n6,
+				   sizeof(*s->k6));
+			if (err)
+				return err;
+		}
+		s->k6[s->n6].first = p->addr.v6;
+		s->k6[s->n6].len = p->len;
+		s->n6++;
+	}
+	s->n++;
 	return 0;
 }
 
@@ -54,8 +100,7 @@ static int take_line(struct sb_staged *s, const char *line, size_t len)
 {
 	const char *hash = memchr(line, '#', len);
 	size_t start = 0, end = hash ? (size_t)(hash - line) : len, i;
-	struct sb_edit *e;
-	int err;
+	struct sb_prefix p;
 
 	s->lines++;
 	while (start < end && is_blank(line[start]))
@@ -68,18 +113,9 @@ static int take_line(struct sb_staged *s, const char *line, size_t len)
 		if (is_blank(line[i]))
 			return fail_line(s, line + start, end - start);
 	}
-	if (s->n == s->cap) {
-		err = grow(s);
-		if (err)
-			return err;
-	}
-	e = &s->edits[s->n];
-	if (sb_prefix_parse(line + start, end - start, &e->pfx))
+	if (sb_prefix_parse(line + start, end - start, &p))
 		return fail_line(s, line + start, end - start);
-	e->op = SB_EDIT_ADD;
-	e->pos = s->lines;
-	s->n++;
-	return 0;
+	return add_key(s, &p);
 }
 
 /*
@@ -127,5 +163,40 @@ int sb_staged_finish(struct sb_staged *s)
 	if (s->partial_len)
 		err = take_line(s, s->partial, s->partial_len);
 	s->partial_len = 0;
+	return err;
+}
+
+/* Key bytes, least significant first: the length, then the address. */
+static u8 digit4(const void *rec, u32 d)
+{
+	return (u8)(*(const u64 *)rec >> (8 * d));
+}
+
+static u8 digit6(const void *rec, u32 d)
+{
+	const struct sb_key6 *k = rec;
+
+	if (d == 0)
+		return k->len;
+	if (d <= 8)
+		return (u8)(k->first.lo >> (8 * (d - 1)));
+	return (u8)(k->first.hi >> (8 * (d - 9)));
+}
+
+/*
+ * sb_staged_build - the set of what was staged: -ENOSPC beyond the limit
+ * of a family, or -ENOMEM. Sorts the keys; free @s after as always.
+ */
+int sb_staged_build(struct sb_staged *s, struct sb_prefix_set **out)
+{
+	int err;
+
+	/* (40 key bits of IPv4, 136 of IPv6) */
+	err = sb_radix_sort((void **)&s->k4, s->n4, sizeof(*s->k4), 5, digit4);
+	if (!err)
+		err = sb_radix_sort((void **)&s->k6, s->n6, sizeof(*s->k6), 17,
+				    digit6);
+	if (!err)
+		err = sb_set_from_keys(s->k4, s->n4, s->k6, s->n6, out);
 	return err;
 }

@@ -532,7 +532,6 @@ static int validate(const char *label, const struct buf *in,
 {
 	struct sb_prefix_set *set;
 	struct sb_staged *st;
-	u32 bad_pos;
 	int err, rc = RC_OK;
 
 	/* Heap, not stack: the struct carries a whole line buffer. */
@@ -555,7 +554,7 @@ static int validate(const char *label, const struct buf *in,
 	 * pays for it.
 	 */
 	if (!err && st->n > SB_SET_MAX_ENTRIES) {
-		err = sb_set_build(NULL, st->edits, st->n, &set, &bad_pos);
+		err = sb_staged_build(st, &set);
 		if (!err)
 			sb_set_free(set);
 	}
@@ -839,7 +838,7 @@ static const char *absent_item(const char *list, const char *items,
 		goto out;
 	sb_staged_init(st);
 	if (!sb_staged_feed(st, cur.p, cur.len) && !sb_staged_finish(st) &&
-	    !sb_set_build(NULL, st->edits, st->n, &base, &bad_pos)) {
+	    !sb_staged_build(st, &base)) {
 		err = sb_set_build(base, edits, n, &set, &bad_pos);
 		if (err == -ENOENT)
 			found = items + (size_t)(bad_pos - 1) * SB_PREFIX_STRLEN;

@@ -20,6 +20,12 @@
 #include <linux/sched.h>
 #include <linux/siphash.h>
 #include <linux/skbuff.h>
+#include <linux/refcount.h>
+
+/* References to a prefix set held by its readers (config.c). */
+struct sb_refs {
+	refcount_t refs;
+};
 
 /*
  * The keyed PRF of the offender table (sb_prf, below): with a random key,
@@ -44,8 +50,14 @@ static inline u64 sb_prf(const struct sb_prf_key *k, u64 a, u64 b)
  */
 #define SB_GFP_SIZED		(GFP_KERNEL | __GFP_NOWARN)
 #define sb_alloc_array(n, size)	kvmalloc_array(n, size, SB_GFP_SIZED)
-/* Long loops over millions of entries yield now and then (never atomic). */
-#define sb_cond_resched(i)	do { if (!((i) & 0xffff)) cond_resched(); } while (0)
+/*
+ * Long loops over millions of entries yield every 1024 steps (never in
+ * atomic context): well under a millisecond of work between scheduling
+ * points even on a slow CPU, and cond_resched() costs a flag test when
+ * nothing else wants to run.
+ */
+#define sb_yield()		cond_resched()
+#define sb_cond_resched(i)	do { if (!((i) & 0x3ff)) sb_yield(); } while (0)
 #define sb_zalloc(size)		kzalloc(size, GFP_KERNEL)
 #define sb_free(p)		kvfree(p)
 
@@ -90,8 +102,14 @@ typedef int8_t s8;
 typedef int32_t s32;
 typedef int64_t s64;
 
+/* (Userspace has no readers of a set; the field is only carried.) */
+struct sb_refs {
+	unsigned int refs;
+};
+
 #define sb_zalloc(size)		calloc(1, size)
 #define sb_free(p)		free(p)
+#define sb_yield()		((void)0)
 #define sb_cond_resched(i)	((void)(i))
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 

@@ -51,12 +51,36 @@ struct sb_index4 {
 /* Smaller IPv4 arrays are searched whole: 8 steps or fewer. */
 #define SB_INDEX4_MIN_ENTRIES 256
 
+/*
+ * Where the canonical text's lines start, every SB_TEXT_BLOCK entries: a
+ * read at any offset formats at most one block before its first byte, so
+ * the text is never made whole (sb_set_read). About 1/16 byte an entry.
+ */
+#define SB_TEXT_BLOCK 64
+
 struct sb_prefix_set {
 	u32 n4;
 	u32 n6;
 	struct sb_entry4 *e4;
 	struct sb_entry6 *e6;
 	struct sb_index4 idx4;	/* start is NULL below SB_INDEX4_MIN_ENTRIES */
+	u32 *text_off;		/* [DIV_ROUND_UP(n4 + n6, SB_TEXT_BLOCK)] */
+	u32 text_len;		/* bytes of the canonical text */
+	struct sb_refs users;	/* kernel only: see config.c */
+};
+
+/*
+ * A prefix as a bulk load stages it, a key that sorts as the entries do:
+ * IPv4 as first address << 8 | length in a u64, IPv6 as below.
+ */
+static inline u64 sb_key4(u32 first, u8 len)
+{
+	return (u64)first << 8 | len;
+}
+
+struct sb_key6 {
+	struct sb_u128 first;
+	u8 len;
 };
 
 enum sb_edit_op {
@@ -73,9 +97,13 @@ struct sb_edit {
 
 int sb_set_build(const struct sb_prefix_set *base, struct sb_edit *edits,
 		 u32 n, struct sb_prefix_set **out, u32 *bad_pos);
+int sb_set_from_keys(u64 *k4, u32 n4, struct sb_key6 *k6, u32 n6,
+		     struct sb_prefix_set **out);
 struct sb_prefix_set *sb_set_empty(void);
 void sb_set_free(struct sb_prefix_set *set);
 bool sb_set_contains(const struct sb_prefix_set *set, const struct sb_addr *a);
+size_t sb_set_read(const struct sb_prefix_set *set, size_t off, char *buf,
+		   size_t count);
 int sb_set_render(const struct sb_prefix_set *set, char **text, size_t *len);
 size_t sb_set_bytes(const struct sb_prefix_set *set);
 

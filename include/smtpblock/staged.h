@@ -17,10 +17,17 @@
 /* How much of a bad line an error message quotes. */
 #define SB_STAGED_ITEM_MAX 64
 
+/*
+ * The entries are kept as sort keys per family (prefix_set.h), compact
+ * (8 bytes an IPv4 entry) and sorted at the end by radix, not compared.
+ * Repeats are kept until then: at most 2 x SB_SET_MAX_ENTRIES a family.
+ */
 struct sb_staged {
-	struct sb_edit *edits;
-	u32 n;
-	u32 cap;
+	u64 *k4;
+	struct sb_key6 *k6;
+	u32 n4, cap4;
+	u32 n6, cap6;
+	u32 n;				/* n4 + n6 */
 	u32 lines;			/* complete lines seen */
 	u32 partial_len;		/* bytes of the unfinished line */
 	char partial[SB_STAGED_LINE_MAX];
@@ -31,6 +38,7 @@ struct sb_staged {
 void sb_staged_init(struct sb_staged *s);
 int sb_staged_feed(struct sb_staged *s, const char *buf, size_t len);
 int sb_staged_finish(struct sb_staged *s);
+int sb_staged_build(struct sb_staged *s, struct sb_prefix_set **out);
 void sb_staged_free(struct sb_staged *s);
 
 #endif /* SMTPBLOCK_STAGED_H */

@@ -99,7 +99,6 @@ static void fuzz_staged(const unsigned char *d, size_t n)
 	struct sb_prefix_set *set;
 	struct sb_staged st;
 	size_t off = 0, chunk = n ? (size_t)d[0] % 64 + 1 : 1;
-	u32 bad;
 
 	sb_staged_init(&st);
 	while (off < n) {
@@ -110,7 +109,7 @@ static void fuzz_staged(const unsigned char *d, size_t n)
 		off += c;
 	}
 	if (!sb_staged_finish(&st) &&
-	    !sb_set_build(NULL, st.edits, st.n, &set, &bad)) {
+	    !sb_staged_build(&st, &set)) {
 		must(sb_set_count(set) <= st.n, "dedup");
 		sb_set_free(set);
 	}

@@ -354,7 +354,7 @@ static void memory_accounting(void)
 	CHECK(sb_set_bytes(set) == sizeof(*set));
 	CHECK(apply(&set, "10.0.0.0/8 11.0.0.0/8 ::/0", &bad) == 0);
 	CHECK(sb_set_bytes(set) == sizeof(*set) + 2 * sizeof(struct sb_entry4) +
-	      sizeof(struct sb_entry6));
+	      sizeof(struct sb_entry6) + sizeof(u32));
 	CHECK(sizeof(struct sb_entry4) <= 16 && sizeof(struct sb_entry6) <= 40);
 	sb_set_free(set);
 
@@ -366,7 +366,63 @@ static void memory_accounting(void)
 	sb_set_free(set);
 }
 
+/*
+ * Any range of the text, read alone, is that range of the whole text
+ * made by formatting the entries one by one: at every offset, for reads
+ * of a byte, of a few, and of a page, across the block boundaries.
+ */
+static void read_any_range(void)
+{
+	static const size_t counts[] = { 1, 7, 45, 4096 };
+	struct sb_prefix_set *set = sb_set_empty();
+	char *whole, buf[4096];
+	size_t len = 0, off, got, c;
+	struct sb_prefix p;
+	u32 i, bad;
+
+	CHECK(sb_set_read(set, 0, buf, sizeof(buf)) == 0);
+	CHECK(apply(&set, "10.0.0.0/8 ::/0", &bad) == 0);
+	for (i = 0; i < 700; i++) {
+		char item[SB_PREFIX_STRLEN + 2] = "+";
+
+		memset(&p, 0, sizeof(p));
+		p.addr.family = i % 3 ? SB_AF_INET : SB_AF_INET6;
+		p.len = p.addr.family == SB_AF_INET ? 32 : 128;
+		p.addr.v4 = (u32)unit_rand();
+		p.addr.v6.hi = unit_rand();
+		p.addr.v6.lo = unit_rand() & 0xffff;
+		sb_prefix_format(&p, item + 1);
+		CHECK(apply(&set, item, &bad) == 0);
+	}
+	whole = malloc((size_t)sb_set_count(set) * (SB_PREFIX_STRLEN + 1));
+	for (i = 0; i < sb_set_count(set); i++) {
+		memset(&p, 0, sizeof(p));
+		p.addr.family = i < set->n4 ? SB_AF_INET : SB_AF_INET6;
+		if (i < set->n4) {
+			p.addr.v4 = set->e4[i].first;
+			p.len = set->e4[i].len;
+		} else {
+			p.addr.v6 = set->e6[i - set->n4].first;
+			p.len = set->e6[i - set->n4].len;
+		}
+		len += sb_prefix_format(&p, whole + len);
+		whole[len++] = '\n';
+	}
+	CHECK(set->text_len == len);
+	for (c = 0; c < ARRAY_SIZE(counts); c++) {
+		for (off = 0; off <= len; off++) {
+			got = sb_set_read(set, off, buf, counts[c]);
+			CHECKF(got == (len - off < counts[c] ? len - off : counts[c]) &&
+			       !memcmp(buf, whole + off, got),
+			       "offset %zu count %zu: %zu bytes", off, counts[c], got);
+		}
+	}
+	CHECK(sb_set_read(set, len + 100, buf, sizeof(buf)) == 0);
+	free(whole);
+	sb_set_free(set);
+}
+
 UNIT_MAIN("prefix_set", T(replace_sorts_and_dedups), T(lookup_basics),
 	  T(edits), T(text_is_per_set), T(lookup_matches_brute_force),
 	  T(index_matches_brute_force),
-	  T(edits_match_model), T(memory_accounting))
+	  T(edits_match_model), T(memory_accounting), T(read_any_range))

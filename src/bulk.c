@@ -4,7 +4,7 @@
  *
  * sysfs hands a write() over a page at a time, so a large list cannot
  * arrive in one store. Like the firmware loader, a load is staged:
- * "campus" or "relays" to bulk/begin, the text to bulk/data in order,
+ * "campus", "relays" or "exemptions" to bulk/begin, the text to bulk/data in order,
  * "1" to bulk/commit (or bulk/abort). Packets see the old list until the
  * commit publishes the new one whole. There is one staging area: a
  * second begin while a load is open gets -EBUSY, and a load left alone
@@ -17,9 +17,11 @@
  */
 #include <linux/mutex.h>
 #include <linux/sysfs.h>
+#include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 #include "smtpblock/bulk.h"
 #include "smtpblock/config.h"
+#include "smtpblock/exemptions.h"
 #include "smtpblock/staged.h"
 #include "smtpblock/tunables.h"
 
@@ -31,7 +33,9 @@ enum sb_bulk_state {
 
 static DEFINE_MUTEX(sb_bulk_mutex);
 static enum sb_bulk_state state;
-static enum sb_list target;
+/* What the load replaces: a list (enum sb_list), or the exemptions. */
+#define SB_BULK_EXEMPTIONS 2
+static unsigned int target;
 static u32 load_id;		/* of the open load; counts every begin */
 static loff_t received;
 static unsigned long last_write;	/* jiffies of begin or the last data */
@@ -45,16 +49,23 @@ static void reset_locked(void)
 	cancel_delayed_work(&idle_work);
 }
 
+static const char *target_name(void)
+{
+	return target == SB_BULK_EXEMPTIONS ? "exemptions" :
+	       sb_list_name(target);
+}
+
 /* The one log line of a failed load; bulk/status says the same. */
 static void log_failure(void)
 {
 	if (staged.bad_line)
-		pr_warn("bulk: %s: line %u: invalid entry '%*pE'\n",
-			sb_list_name(target), staged.bad_line,
-			(int)strlen(staged.bad_item), staged.bad_item);
+		pr_warn("bulk: %s: line %u: invalid entry '%*pE'%s%s\n",
+			target_name(), staged.bad_line,
+			(int)strlen(staged.bad_item), staged.bad_item,
+			staged.bad_why ? ": " : "", staged.bad_why ?: "");
 	else
 		pr_warn("bulk: %s: load failed (out of memory or too many entries)\n",
-			sb_list_name(target));
+			target_name());
 }
 
 /*
@@ -76,7 +87,7 @@ static void idle_timeout(struct work_struct *work)
 				 last_write + idle - jiffies);
 	} else if (state != SB_BULK_IDLE) {
 		pr_warn("bulk: %s: no write for %u s, load aborted\n",
-			sb_list_name(target), sb_tunable(SB_BULK_TIMEOUT));
+			target_name(), sb_tunable(SB_BULK_TIMEOUT));
 		reset_locked();
 	}
 	mutex_unlock(&sb_bulk_mutex);
@@ -84,25 +95,30 @@ static void idle_timeout(struct work_struct *work)
 
 int sb_bulk_begin(const char *buf, size_t len)
 {
-	enum sb_list which;
+	unsigned int which;
 	int err = 0;
 
 	if (sysfs_streq(buf, sb_list_name(SB_LIST_CAMPUS))) {
 		which = SB_LIST_CAMPUS;
 	} else if (sysfs_streq(buf, sb_list_name(SB_LIST_RELAYS))) {
 		which = SB_LIST_RELAYS;
+	} else if (sysfs_streq(buf, "exemptions")) {
+		which = SB_BULK_EXEMPTIONS;
 	} else {
-		pr_warn("bulk: begin: write campus or relays\n");
+		pr_warn("bulk: begin: write campus, relays or exemptions\n");
 		return -EINVAL;
 	}
 
 	mutex_lock(&sb_bulk_mutex);
 	if (state != SB_BULK_IDLE) {
-		pr_warn("bulk: begin: a load of %s is open\n",
-			sb_list_name(target));
+		pr_warn("bulk: begin: a load of %s is open\n", target_name());
 		err = -EBUSY;
 	} else {
-		sb_staged_init(&staged);
+		/* until= and for= are checked against the time of begin */
+		if (which == SB_BULK_EXEMPTIONS)
+			sb_staged_init_exempt(&staged, ktime_get_real_seconds());
+		else
+			sb_staged_init(&staged);
 		target = which;
 		load_id++;
 		received = 0;
@@ -164,6 +180,10 @@ int sb_bulk_commit(u32 id)
 		goto out;
 	}
 	err = sb_staged_finish(&staged);
+	if (!err && target == SB_BULK_EXEMPTIONS) {
+		err = sb_exemptions_replace(staged.ops, staged.nops, &entries);
+		goto done;
+	}
 	/* The whole build, before sb_config_replace_list takes its mutex. */
 	if (!err)
 		err = sb_staged_build(&staged, &set);
@@ -173,12 +193,13 @@ int sb_bulk_commit(u32 id)
 		if (err)
 			sb_set_free(set);
 	}
+done:
 	if (err) {
 		state = SB_BULK_FAILED;
 		log_failure();
 		goto out;
 	}
-	pr_info("bulk: %s: %u entries from %u lines\n", sb_list_name(target),
+	pr_info("bulk: %s: %u entries from %u lines\n", target_name(),
 		entries, staged.lines);
 	reset_locked();
 out:
@@ -222,11 +243,11 @@ ssize_t sb_bulk_status(char *buf)
 		n = sysfs_emit(buf, "idle\n");
 	else if (state == SB_BULK_LOADING)
 		n = sysfs_emit(buf, "loading list=%s lines=%u entries=%u id=%u\n",
-			       sb_list_name(target), staged.lines, staged.n,
+			       target_name(), staged.lines, staged.n,
 			       load_id);
 	else
 		n = sysfs_emit(buf, "failed list=%s line=%u item=%*pE id=%u\n",
-			       sb_list_name(target), staged.bad_line,
+			       target_name(), staged.bad_line,
 			       (int)strlen(staged.bad_item), staged.bad_item,
 			       load_id);
 	mutex_unlock(&sb_bulk_mutex);

@@ -4,6 +4,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include "smtpblock/config.h"
+#include "smtpblock/exemptions.h"
 #include "smtpblock/snapshot.h"
 
 static char *campus;
@@ -216,6 +217,27 @@ static void find_token(const char *buf, size_t len, u32 pos,
 			return;
 		}
 	}
+}
+
+/*
+ * sb_config_swap_exemptions - makes @t (NULL: none) the live exemptions
+ *
+ * For exemptions.c, which serialises its changes itself. Returns the
+ * table that was live, which no packet sees any more: the caller owns
+ * the snapshots' reference to it. ERR_PTR(-ENOMEM) if nothing changed.
+ */
+struct sb_exempt_table *sb_config_swap_exemptions(struct sb_exempt_table *t)
+{
+	struct sb_config *next;
+
+	mutex_lock(&sb_config_mutex);
+	next = config_copy();
+	if (next) {
+		swap(next->exempt, t);
+		config_publish(next, NULL);
+	}
+	mutex_unlock(&sb_config_mutex);
+	return next ? t : ERR_PTR(-ENOMEM);
 }
 
 /* The live list @which; it cannot change while sb_lists_mutex is held. */
@@ -477,5 +499,6 @@ void sb_config_uninit(void)
 	sb_snapshot_free(&list_readers[SB_LIST_RELAYS]);
 	set_put(cfg->campus);
 	set_put(cfg->relays);
+	sb_exemptions_put(cfg->exempt);
 	kfree(cfg);
 }

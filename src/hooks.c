@@ -7,6 +7,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
+#include <linux/timekeeping.h>
 #include <net/net_namespace.h>
 #include <net/netfilter/ipv4/nf_reject.h>
 #include <net/netfilter/ipv6/nf_reject.h>
@@ -38,6 +39,24 @@ static void send_reset(struct sk_buff *skb, const struct nf_hook_state *state)
 }
 
 /*
+ * An exemption acts as a relay, source or destination, until the second
+ * of its until= (exemptions.c removes it from the table soon after).
+ * Only a SYN about to be blocked asks, and its exemption counts it.
+ */
+static bool exempted(const struct sb_exempt_table *t, const struct sb_pkt *pkt)
+{
+	s64 now = ktime_get_real_seconds();
+	const struct sb_exemption *e = sb_exempt_find(t, &pkt->src);
+
+	if (!e || e->until <= now)
+		e = sb_exempt_find(t, &pkt->dst);
+	if (!e || e->until <= now)
+		return false;
+	sb_hits_inc(e->hits);
+	return true;
+}
+
+/*
  * nf_hook() holds rcu_read_lock() around every hook it runs, so the live
  * configuration is read here without taking it again: on the pass path a
  * lock/unlock pair is a measurable share of the hook's cost (bench/).
@@ -54,6 +73,9 @@ static unsigned int sb_verdict(enum sb_pkt_kind kind, const struct sb_pkt *pkt,
 	if (!cfg->enabled || !sb_is_watched_syn(kind, pkt, &cfg->port_map))
 		return NF_ACCEPT;
 	class = sb_classify(cfg->campus, cfg->relays, pkt);
+	if (class == SB_CLASS_BLOCKED && unlikely(cfg->exempt) &&
+	    exempted(cfg->exempt, pkt))
+		class = SB_CLASS_RELAY;
 	if (class != SB_CLASS_BLOCKED) {
 		sb_stats_inc(class_stat[class]);
 		return NF_ACCEPT;

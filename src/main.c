@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include "smtpblock/bulk.h"
 #include "smtpblock/config.h"
+#include "smtpblock/exemptions.h"
 #include "smtpblock/hooks.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/report.h"
@@ -38,6 +39,9 @@ static int __init smtpblock_init(void)
 	err = sb_bulk_init();
 	if (err)
 		goto err_bulk;
+	err = sb_exemptions_init();
+	if (err)
+		goto err_exemptions;
 	err = sb_sysfs_init();
 	if (err)
 		goto err_sysfs;
@@ -50,6 +54,8 @@ static int __init smtpblock_init(void)
 err_hooks:
 	sb_sysfs_uninit();
 err_sysfs:
+	sb_exemptions_uninit();
+err_exemptions:
 	sb_bulk_uninit();
 err_bulk:
 	sb_report_uninit();
@@ -66,6 +72,7 @@ static void __exit smtpblock_exit(void)
 {
 	sb_hooks_uninit();
 	sb_sysfs_uninit();
+	sb_exemptions_uninit();
 	sb_bulk_uninit();
 	sb_report_uninit();
 	sb_offenders_uninit();

@@ -158,37 +158,6 @@ u32 sb_offender_dsts(const struct sb_offender *o)
 	return est > SB_EXACT_DSTS ? est : SB_EXACT_DSTS + 1;
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian calendar). */
-static void civil_from_days(s64 days, s64 *y, u32 *m, u32 *d)
-{
-	s64 z = days + 719468;
-	s64 era = (z >= 0 ? z : z - 146096) / 146097;
-	s64 doe = z - era * 146097;			/* [0, 146096] */
-	s64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	s64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	s64 mp = (5 * doy + 2) / 153;			/* March = 0 */
-
-	*d = (u32)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (u32)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-/* UTC ISO 8601, "2026-11-28T01:02:03Z", for matching DHCP/RADIUS logs. */
-size_t sb_format_utc(s64 t, char *buf)
-{
-	s64 days = t / 86400, secs = t % 86400, y;
-	u32 m, d;
-
-	if (secs < 0) {
-		secs += 86400;
-		days--;
-	}
-	civil_from_days(days, &y, &m, &d);
-	return (size_t)snprintf(buf, SB_UTC_STRLEN, "%04lld-%02u-%02uT%02u:%02u:%02uZ",
-				(long long)y, m, d, (u32)(secs / 3600),
-				(u32)(secs / 60 % 60), (u32)(secs % 60));
-}
-
 /* The source as the abuse desk sees it: an IPv4 address or an IPv6 /64. */
 size_t sb_okey_format(const struct sb_okey *key, char *buf)
 {

@@ -98,72 +98,33 @@ void sb_report_blocked(const struct sb_pkt *pkt, u8 hook, u8 action)
 		pkt->dport, sb_hook_name(hook), sb_mode_name(action));
 }
 
-/*
- * The offenders file: a text per reader, made at its first read
- * (snapshot.h), in memory charged to the reader (root: CAP_NET_ADMIN).
- */
-struct offenders_text {
-	size_t len;
-	char *text;
-};
-
+/* The offenders file: a text per reader (snapshot.h; root: CAP_NET_ADMIN). */
 static void *take_offenders(void *arg)
 {
-	struct offenders_text *t;
 	struct sb_offender *o;
+	struct sb_text *t;
 	u32 n, i;
 	int err = sb_offenders_snapshot(&o, &n);
 
 	if (err)
 		return ERR_PTR(err);
-	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-	if (t)
-		t->text = kvmalloc_array(n ?: 1, SB_LINE_MAX,
-					 SB_GFP_SIZED | __GFP_ACCOUNT);
-	if (!t || !t->text) {
-		kfree(t);
+	t = sb_text_alloc(n, SB_LINE_MAX);
+	if (!t) {
 		kvfree(o);
 		return ERR_PTR(-ENOMEM);
 	}
 	for (i = 0; i < n; i++) {
-		int w = sb_offender_line(&o[i], true, t->text + t->len,
+		int w = sb_offender_line(&o[i], true, t->buf + t->len,
 					 SB_LINE_MAX - 1);
 
 		t->len += clamp(w, 0, SB_LINE_MAX - 2);
-		t->text[t->len++] = '\n';
+		t->buf[t->len++] = '\n';
 	}
 	kvfree(o);
 	return t;
 }
 
-static ssize_t read_offenders(const void *held, char *buf, loff_t off,
-			      size_t count)
-{
-	const struct offenders_text *t = held;
-
-	if (off >= t->len)
-		return 0;
-	count = min_t(size_t, count, t->len - off);
-	memcpy(buf, t->text + off, count);
-	return count;
-}
-
-static void drop_offenders(void *held)
-{
-	struct offenders_text *t = held;
-
-	kvfree(t->text);
-	kfree(t);
-}
-
-static const struct sb_snapshot_ops offenders_ops = {
-	.take = take_offenders,
-	.read = read_offenders,
-	.drop = drop_offenders,
-};
-
-static struct sb_snapshot offenders_readers =
-	SB_SNAPSHOT_INIT(offenders_readers, &offenders_ops, NULL);
+SB_TEXT_READERS(offenders_readers, take_offenders);
 
 ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 			  size_t count)

@@ -134,6 +134,40 @@ void sb_snapshot_expire(struct work_struct *work)
 	mutex_unlock(&snap->lock);
 }
 
+/* Room for @n lines of at most @size bytes, or NULL. */
+struct sb_text *sb_text_alloc(size_t n, size_t size)
+{
+	struct sb_text *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+
+	if (t)
+		t->buf = kvmalloc_array(n ?: 1, size,
+					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (t && !t->buf) {
+		kfree(t);
+		t = NULL;
+	}
+	return t;
+}
+
+ssize_t sb_text_read(const void *held, char *buf, loff_t off, size_t count)
+{
+	const struct sb_text *t = held;
+
+	if (off >= t->len)
+		return 0;
+	count = min_t(size_t, count, t->len - off);
+	memcpy(buf, t->buf + off, count);
+	return count;
+}
+
+void sb_text_drop(void *held)
+{
+	struct sb_text *t = held;
+
+	kvfree(t->buf);
+	kfree(t);
+}
+
 /* At unload, once no reader can come. */
 void sb_snapshot_free(struct sb_snapshot *snap)
 {

@@ -8,8 +8,19 @@ void sb_staged_init(struct sb_staged *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void sb_staged_init_exempt(struct sb_staged *s, s64 now)
+{
+	memset(s, 0, sizeof(*s));
+	s->exempt = true;
+	s->now = now;
+}
+
 void sb_staged_free(struct sb_staged *s)
 {
+	sb_free(s->ops);
+	s->ops = NULL;
+	s->nops = 0;
+	s->capops = 0;
 	sb_free(s->k4);
 	sb_free(s->k6);
 	s->k4 = NULL;
@@ -95,11 +106,47 @@ static int add_key(struct sb_staged *s, const struct sb_prefix *p)
 	return 0;
 }
 
+/* Where a comment starts, or @len: for exemptions, only at a word's start. */
+static size_t comment_start(const struct sb_staged *s, const char *line,
+			    size_t len)
+{
+	const char *hash = memchr(line, '#', len);
+	size_t i;
+
+	if (!s->exempt)
+		return hash ? (size_t)(hash - line) : len;
+	for (i = 0; i < len; i++) {
+		if (line[i] == '#' && (i == 0 || is_blank(line[i - 1])))
+			return i;
+	}
+	return len;
+}
+
+static int take_exemption(struct sb_staged *s, const char *line, size_t len)
+{
+	int err;
+
+	if (s->nops == s->capops) {
+		if (s->capops >= 2 * SB_EXEMPTIONS_LIMIT)
+			return -ENOSPC;
+		err = grow((void **)&s->ops, &s->capops, s->nops,
+			   sizeof(*s->ops));
+		if (err)
+			return err;
+	}
+	err = sb_exempt_parse_line(line, len, true, s->now, &s->ops[s->nops],
+				   &s->bad_why);
+	if (err)
+		return fail_line(s, line, len);
+	s->ops[s->nops++].line = s->lines;
+	s->n++;
+	return 0;
+}
+
 /* One complete line (without its newline). */
 static int take_line(struct sb_staged *s, const char *line, size_t len)
 {
-	const char *hash = memchr(line, '#', len);
-	size_t start = 0, end = hash ? (size_t)(hash - line) : len, i;
+	size_t start = 0, end = comment_start(s, line, len), i;
 	struct sb_prefix p;
 
 	s->lines++;
@@ -109,6 +156,8 @@ static int take_line(struct sb_staged *s, const char *line, size_t len)
 		end--;
 	if (start == end)
 		return 0;
+	if (s->exempt)
+		return take_exemption(s, line + start, end - start);
 	for (i = start; i < end; i++) {
 		if (is_blank(line[i]))
 			return fail_line(s, line + start, end - start);

@@ -13,6 +13,7 @@
 #include "smtpblock/bulk.h"
 #include "smtpblock/compat.h"
 #include "smtpblock/config.h"
+#include "smtpblock/exemptions.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/parse.h"
 #include "smtpblock/report.h"
@@ -138,6 +139,7 @@ SB_TUNABLE_ATTR(report_max, SB_REPORT_MAX);
 SB_TUNABLE_ATTR(log_burst, SB_LOG_BURST);
 SB_TUNABLE_ATTR(log_interval, SB_LOG_INTERVAL);
 SB_TUNABLE_ATTR(bulk_timeout, SB_BULK_TIMEOUT);
+SB_TUNABLE_ATTR(exemptions_max, SB_EXEMPTIONS_MAX);
 
 /* Actions: write "1" to do it; anything else is an error. */
 static int parse_trigger(const char *name, const char *buf, size_t count)
@@ -194,6 +196,7 @@ static struct attribute *sb_attrs[] = {
 	&log_burst_attr.attr.attr,
 	&log_interval_attr.attr.attr,
 	&bulk_timeout_attr.attr.attr,
+	&exemptions_max_attr.attr.attr,
 	&report_attr.attr,
 	&offenders_reset_attr.attr,
 	NULL
@@ -238,6 +241,37 @@ static ssize_t list_write(struct file *file, struct kobject *kobj,
 	return err ? err : count;
 }
 
+static ssize_t exemptions_read(struct file *file, struct kobject *kobj,
+			       SB_BIN_ATTR_CONST struct bin_attribute *attr,
+			       char *buf, loff_t off, size_t count)
+{
+	return sb_exemptions_read(file, buf, off, count);
+}
+
+/* As for lists: each write() alone, and under a page. */
+static ssize_t exemptions_write(struct file *file, struct kobject *kobj,
+				SB_BIN_ATTR_CONST struct bin_attribute *attr,
+				char *buf, loff_t off, size_t count)
+{
+	int err;
+
+	if (!may_configure("exemptions"))
+		return -EPERM;
+	if (count >= PAGE_SIZE) {
+		pr_warn("exemptions: a write must be one write() under %lu bytes; use bulk/ for the whole table\n",
+			PAGE_SIZE);
+		return -E2BIG;
+	}
+	err = sb_exemptions_write(buf, count);
+	return err ? err : count;
+}
+
+static struct bin_attribute exemptions_attr = {
+	.attr = { .name = "exemptions", .mode = 0644 },
+	.read = exemptions_read,
+	.write = exemptions_write,
+};
+
 static struct bin_attribute campus_attr = {
 	.attr = { .name = "campus", .mode = 0644 },
 	.private = (void *)SB_LIST_CAMPUS,
@@ -276,6 +310,7 @@ static SB_BIN_ATTR_CONST struct bin_attribute *SB_BIN_ATTR_CONST
 sb_bin_attrs[] = {
 	&campus_attr,
 	&relays_attr,
+	&exemptions_attr,
 	&offenders_attr,
 	NULL
 };

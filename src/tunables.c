@@ -2,6 +2,7 @@
 /* The numeric settings of the offender table and the reports. */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include "smtpblock/exemption.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/parse.h"
 #include "smtpblock/report.h"
@@ -35,6 +36,10 @@ static unsigned int bulk_timeout = 60;
 module_param(bulk_timeout, uint, 0);
 MODULE_PARM_DESC(bulk_timeout, "Seconds without a write after which a bulk load is aborted, 1..3600 (default: 60)");
 
+static unsigned int exemptions_max = SB_EXEMPTIONS_DEFAULT;
+module_param(exemptions_max, uint, 0);
+MODULE_PARM_DESC(exemptions_max, "Exemptions at most, 1..65536 (default: 4096)");
+
 /* Applies a new value that needs more than storing it; may fail. */
 typedef int (*sb_tunable_apply)(u32 val);
 
@@ -54,6 +59,8 @@ static const struct {
 	[SB_LOG_BURST] = { "log_burst", &log_burst, 0, 100 },
 	[SB_LOG_INTERVAL] = { "log_interval", &log_interval, 1, 3600 },
 	[SB_BULK_TIMEOUT] = { "bulk_timeout", &bulk_timeout, 1, 3600 },
+	[SB_EXEMPTIONS_MAX] = { "exemptions_max", &exemptions_max, 1,
+				SB_EXEMPTIONS_LIMIT },
 };
 
 /* Serialises writers, so that a value and what it set up agree. */

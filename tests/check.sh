@@ -222,7 +222,8 @@ vm_run() {
 }
 
 # The VM suites, in one boot; each prints its own KTAP.
-SUITES="tests/smtpblock.sh tests/reports.sh tests/operations.sh tests/stress.sh"
+SUITES="tests/smtpblock.sh tests/reports.sh tests/operations.sh tests/exemptions.sh
+tests/stress.sh"
 
 # lane_vm LABEL KVER KO [RUN.SH OPTIONS] [-- RUN-SUITES OPTIONS]: every VM
 # suite on KVER with module KO.

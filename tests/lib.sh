@@ -247,6 +247,19 @@ cleanup() {
 fail=0
 # A test that cannot run here sets skip=REASON and returns (KTAP SKIP).
 skip=""
+# Our kernel log lines, without timestamps.
+klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
+
+# ctl EXPECTED_RC ARGS...: smtpblockctl ($CTL, set by the suite)'s exit
+# code, and its stdout and stderr kept in $TMP/ctl.out, $TMP/ctl.err.
+ctl() {
+	local want=$1 rc
+	shift
+	"$CTL" "$@" > $TMP/ctl.out 2> $TMP/ctl.err
+	rc=$?
+	[ $rc -eq "$want" ] || fail "smtpblockctl $* -> $rc, want $want: $(cat $TMP/ctl.err)"
+}
+
 # Records a failed expectation; the test goes on so that all show.
 fail() { echo "# FAIL: $*"; fail=1; }
 assert() { "$@" || fail "$*"; }

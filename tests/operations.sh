@@ -21,7 +21,6 @@ fi
 
 . "$HERE/lib.sh"
 
-klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
 # bulk/status without the load's id (its own test checks the ids).
 status() { local v; v=$(sysval bulk/status); echo "${v% id=*}"; }
 load_id() { local v; v=$(sysval bulk/status); [[ $v == *" id="* ]] && echo "${v##* id=}"; }
@@ -473,15 +472,6 @@ test_read_readers() {
 }
 # page: one read() of a page from stdin, wherever its offset is.
 page() { dd bs=4096 count=1 status=none; }
-
-# ctl EXPECTED_RC ARGS...: smtpblockctl's exit code, and its stderr kept.
-ctl() {
-	local want=$1 rc
-	shift
-	"$CTL" "$@" > $TMP/ctl.out 2> $TMP/ctl.err
-	rc=$?
-	[ $rc -eq "$want" ] || fail "smtpblockctl $* -> $rc, want $want: $(cat $TMP/ctl.err)"
-}
 
 test_smtpblockctl() {
 	ctl 4 status

@@ -25,7 +25,6 @@ fi
 ISO='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 
 # Our kernel log lines, without timestamps.
-klog() { dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^smtpblock: '; }
 klog_count() { klog | grep -c -- "$1"; }
 
 # send ARGS...: crafted SYNs to port 25 from the campus client, all of

@@ -130,7 +130,7 @@ test_modinfo() {
 test_sysfs_modes() {
 	load_default
 	local f
-	for f in enabled mode ports campus relays; do
+	for f in enabled mode ports campus relays exemptions exemptions_max; do
 		assert_eq "$(stat -c %a $SYS/$f)" 644 "mode of $f"
 	done
 	for f in $STATS; do

@@ -21,11 +21,52 @@
 #include <linux/siphash.h>
 #include <linux/skbuff.h>
 #include <linux/refcount.h>
+#include <linux/atomic.h>
 
 /* References to a prefix set held by its readers (config.c). */
 struct sb_refs {
 	refcount_t refs;
 };
+
+/*
+ * An exemption's hit counter: exact across CPUs (an atomic add, only on
+ * a SYN that an exemption lets through), shared by the tables that hold
+ * the exemption, freed with the last of them.
+ */
+struct sb_hits {
+	atomic64_t n;
+	refcount_t refs;
+};
+
+static inline struct sb_hits *sb_hits_new(void)
+{
+	struct sb_hits *h = kzalloc(sizeof(*h), GFP_KERNEL);
+
+	if (h)
+		refcount_set(&h->refs, 1);
+	return h;
+}
+
+static inline void sb_hits_get(struct sb_hits *h)
+{
+	refcount_inc(&h->refs);
+}
+
+static inline void sb_hits_put(struct sb_hits *h)
+{
+	if (refcount_dec_and_test(&h->refs))
+		kfree(h);
+}
+
+static inline void sb_hits_inc(struct sb_hits *h)
+{
+	atomic64_inc(&h->n);
+}
+
+static inline u64 sb_hits_read(const struct sb_hits *h)
+{
+	return atomic64_read(&h->n);
+}
 
 /*
  * The keyed PRF of the offender table (sb_prf, below): with a random key,
@@ -106,6 +147,41 @@ typedef int64_t s64;
 struct sb_refs {
 	unsigned int refs;
 };
+
+struct sb_hits {
+	u64 n;
+	unsigned int refs;
+};
+
+static inline struct sb_hits *sb_hits_new(void)
+{
+	struct sb_hits *h = calloc(1, sizeof(*h));
+
+	if (h)
+		h->refs = 1;
+	return h;
+}
+
+static inline void sb_hits_get(struct sb_hits *h)
+{
+	h->refs++;
+}
+
+static inline void sb_hits_put(struct sb_hits *h)
+{
+	if (!--h->refs)
+		free(h);
+}
+
+static inline void sb_hits_inc(struct sb_hits *h)
+{
+	h->n++;
+}
+
+static inline u64 sb_hits_read(const struct sb_hits *h)
+{
+	return h->n;
+}
 
 #define sb_zalloc(size)		calloc(1, size)
 #define sb_free(p)		free(p)

@@ -34,4 +34,21 @@
 #define SB_BIN_ATTR_CONST
 #endif
 
+/*
+ * 6.13 added hrtimer_setup(), which sets the callback with the clock;
+ * 6.15 removed hrtimer_init().
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+#include <linux/hrtimer.h>
+
+static inline void
+hrtimer_setup(struct hrtimer *timer,
+	      enum hrtimer_restart (*function)(struct hrtimer *),
+	      clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
+}
+#endif
+
 #endif /* SMTPBLOCK_COMPAT_H */

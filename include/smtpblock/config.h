@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/rcupdate.h>
 #include "smtpblock/classify.h"
+#include "smtpblock/exemption.h"
 
 enum sb_list {
 	SB_LIST_CAMPUS,
@@ -31,6 +32,7 @@ struct sb_config {
 	struct sb_port_map port_map;
 	struct sb_prefix_set *campus;
 	struct sb_prefix_set *relays;
+	struct sb_exempt_table *exempt;	/* NULL when there is none */
 };
 
 extern struct sb_config __rcu *sb_live_config;
@@ -42,6 +44,7 @@ int sb_config_set(enum sb_setting_id id, const char *buf, size_t len);
 int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
 			 bool later);
 int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set);
+struct sb_exempt_table *sb_config_swap_exemptions(struct sb_exempt_table *t);
 size_t sb_config_memory(void);
 u32 sb_config_list_count(enum sb_list which);
 const char *sb_list_name(enum sb_list which);

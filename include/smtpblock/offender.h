@@ -13,6 +13,7 @@
 #define SMTPBLOCK_OFFENDER_H
 
 #include "smtpblock/addr.h"
+#include "smtpblock/utc.h"
 
 #define SB_OFFENDER_WAYS 8
 /* Distinct destinations counted exactly before the estimate takes over. */
@@ -21,8 +22,6 @@
 #define SB_DST_BITS 256
 /* "2001:db8:1:2::/64" or "255.255.255.255", and a NUL. */
 #define SB_SRC_STRLEN SB_PREFIX_STRLEN
-/* "2026-11-28T01:02:03Z" and a NUL. */
-#define SB_UTC_STRLEN 21
 
 /*
  * A moment, on two clocks: UTC seconds, only to print (first=, last=, as
@@ -94,7 +93,6 @@ void sb_offender_record(struct sb_offender *o, const struct sb_addr *dst,
 			const struct sb_prf_key *k);
 u32 sb_offender_dsts(const struct sb_offender *o);
 
-size_t sb_format_utc(s64 t, char *buf);
 size_t sb_okey_format(const struct sb_okey *key, char *buf);
 int sb_offender_line(const struct sb_offender *o, bool detail, char *buf,
 		     size_t size);

@@ -61,4 +61,28 @@ ssize_t sb_snapshot_read(struct sb_snapshot *snap, const struct file *file,
 			 char *buf, loff_t off, size_t count);
 void sb_snapshot_free(struct sb_snapshot *snap);
 
+/*
+ * A text made for one reader (the offenders, the exemptions), in memory
+ * charged to the reader's memory cgroup: what take() returns, with
+ * sb_text_read and sb_text_drop as read() and drop().
+ */
+struct sb_text {
+	size_t len;
+	char *buf;
+};
+
+/* @name: the readers of a file whose text @take_fn makes for each reader. */
+#define SB_TEXT_READERS(name, take_fn)					\
+	static const struct sb_snapshot_ops name##_ops = {		\
+		.take = (take_fn),					\
+		.read = sb_text_read,					\
+		.drop = sb_text_drop,					\
+	};								\
+	static struct sb_snapshot name =				\
+		SB_SNAPSHOT_INIT(name, &name##_ops, NULL)
+
+struct sb_text *sb_text_alloc(size_t n, size_t size);
+ssize_t sb_text_read(const void *held, char *buf, loff_t off, size_t count);
+void sb_text_drop(void *held);
+
 #endif /* SMTPBLOCK_SNAPSHOT_H */

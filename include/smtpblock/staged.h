@@ -10,6 +10,7 @@
 #ifndef SMTPBLOCK_STAGED_H
 #define SMTPBLOCK_STAGED_H
 
+#include "smtpblock/exemption.h"
 #include "smtpblock/prefix_set.h"
 
 /* Longest line, comment included; longer is an error, not a truncation. */
@@ -23,6 +24,16 @@
  * Repeats are kept until then: at most 2 x SB_SET_MAX_ENTRIES a family.
  */
 struct sb_staged {
+	/*
+	 * A load of exemptions instead (sb_staged_init_exempt): each line
+	 * "PREFIX until=TIME|for=SECONDS [note=TEXT]", checked against
+	 * @now, staged in @ops; a "#" starts a comment only at the start
+	 * of a word there, since a note may hold one.
+	 */
+	bool exempt;
+	s64 now;
+	struct sb_exempt_op *ops;
+	u32 nops, capops;
 	u64 *k4;
 	struct sb_key6 *k6;
 	u32 n4, cap4;
@@ -33,9 +44,11 @@ struct sb_staged {
 	char partial[SB_STAGED_LINE_MAX];
 	u32 bad_line;			/* 0: none */
 	char bad_item[SB_STAGED_ITEM_MAX + 1];
+	const char *bad_why;		/* what is wrong, or NULL */
 };
 
 void sb_staged_init(struct sb_staged *s);
+void sb_staged_init_exempt(struct sb_staged *s, s64 now);
 int sb_staged_feed(struct sb_staged *s, const char *buf, size_t len);
 int sb_staged_finish(struct sb_staged *s);
 int sb_staged_build(struct sb_staged *s, struct sb_prefix_set **out);

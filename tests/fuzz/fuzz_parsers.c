@@ -117,6 +117,52 @@ out:
 	sb_staged_free(&st);
 }
 
+/*
+ * An exemptions write applied to a small table, then the same text as a
+ * bulk load: what a write grants is found by lookup, each line formats
+ * within its bound, and a table reads back in expiry order.
+ */
+static void fuzz_exemptions(const char *s, size_t n)
+{
+	static const char base_text[] = "+10.0.0.0/8 for=60 note=a\n+2001:db8::/32 for=99\n";
+	const s64 now = 1796083200;
+	struct sb_exempt_table *base, *t;
+	struct sb_exempt_write w, b;
+	struct sb_exempt_err err;
+	char line[SB_EXEMPT_LINE_MAX];
+	struct sb_staged st;
+	u32 bad, i;
+
+	must(!sb_exempt_parse_write(base_text, sizeof(base_text) - 1, now, &b,
+				    &err), "base");
+	must(!sb_exempt_build(NULL, false, b.ops, b.n, 100, &base, &bad),
+	     "base table");
+	sb_exempt_write_free(&b);
+	if (!sb_exempt_parse_write(s, n, now, &w, &err)) {
+		for (i = 0; i < w.n; i++)
+			must(w.ops[i].kind == SB_EXEMPT_DEL ||
+			     (w.ops[i].until > now &&
+			      w.ops[i].until <= now + SB_EXEMPT_SECONDS_MAX), "until");
+		if (!sb_exempt_build(base, w.flush, w.ops, w.n, 100, &t, &bad)) {
+			for (i = 0; i < t->n; i++) {
+				must(sb_exempt_format(&t->e[i], line) < sizeof(line),
+				     "line length");
+				must(sb_exempt_find(t, &t->e[i].pfx.addr) != NULL,
+				     "granted prefix looked up");
+				must(!i || t->e[t->by_expiry[i - 1]].until <=
+				     t->e[t->by_expiry[i]].until, "expiry order");
+			}
+			sb_exempt_table_free(t);
+		}
+		sb_exempt_write_free(&w);
+	}
+	sb_exempt_table_free(base);
+	sb_staged_init_exempt(&st, now);
+	if (!sb_staged_feed(&st, s, n) && !sb_staged_finish(&st))
+		must(st.nops == st.n, "staged exemptions");
+	sb_staged_free(&st);
+}
+
 static void fuzz_packet(const unsigned char *d, size_t n)
 {
 	struct sb_pkt_src src = { d, (u32)n };
@@ -134,7 +180,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		fuzz_prefix(s, size - 1);
 		break;
@@ -149,6 +195,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		break;
 	case 4:
 		fuzz_packet(data + 1, size - 1);
+		break;
+	case 5:
+		fuzz_exemptions(s, size - 1);
 		break;
 	}
 	return 0;

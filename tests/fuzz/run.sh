@@ -29,7 +29,7 @@ if ! clang -g -O1 -std=gnu11 -Iinclude \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-o "$OUT/fuzz_parsers" tests/fuzz/fuzz_parsers.c src/addr.c \
 	src/prefix_set.c src/parse.c src/packet.c src/classify.c \
-	src/staged.c src/radix_sort.c > "$OUT/build.log" 2>&1; then
+	src/staged.c src/radix_sort.c src/utc.c src/exemption.c > "$OUT/build.log" 2>&1; then
 	cat "$OUT/build.log"
 	echo "not ok 1 fuzz.parsers # cannot build the fuzzer"
 	exit 1

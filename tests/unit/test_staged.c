@@ -208,5 +208,43 @@ static void radix_matches_comparison_sort(void)
 	sb_staged_free(&s);
 }
 
+/* A bulk load of exemptions: "#" starts a comment only at a word's start. */
+static void exemptions(void)
+{
+	static const char text[] =
+		"# the table\n"
+		"10.1.2.3 until=2026-12-31T17:00:00Z note=INC#4711 # a ticket\n"
+		"\n"
+		"2001:db8::/48 for=3600#x\n"
+		"192.0.2.0/24 for=60\n";
+	struct sb_staged s;
+	size_t chunk;
+
+	for (chunk = 1; chunk < sizeof(text); chunk += 7) {
+		size_t off = 0, n;
+		int err = 0;
+
+		sb_staged_init_exempt(&s, 1796083200);
+		while (!err && off < sizeof(text) - 1) {
+			n = sizeof(text) - 1 - off < chunk ? sizeof(text) - 1 - off : chunk;
+			err = sb_staged_feed(&s, text + off, n);
+			off += n;
+		}
+		/* "for=3600#x" is not a number: line 4 */
+		CHECKF(err == -EINVAL && s.bad_line == 4 && s.bad_why, "chunk %zu: %d line %u",
+		       chunk, err, s.bad_line);
+		CHECK(s.nops == 1 && !strcmp(s.ops[0].note, "INC#4711") &&
+		      s.ops[0].line == 2);
+		sb_staged_free(&s);
+	}
+	sb_staged_init_exempt(&s, 1796083200);
+	CHECK(sb_staged_feed(&s, text, 60) == 0 && sb_staged_finish(&s) == 0);
+	CHECK(s.nops == 1 && s.n == 1);
+	sb_staged_free(&s);
+	sb_staged_init_exempt(&s, 1796083200);
+	CHECK(sb_staged_feed(&s, "+10.1.2.3 for=5\n", 16) == -EINVAL && s.bad_line == 1);
+	sb_staged_free(&s);
+}
+
 UNIT_MAIN("staged", T(format), T(comments_only), T(errors_name_the_line), T(long_lines),
-	  T(many), T(radix_matches_comparison_sort))
+	  T(many), T(radix_matches_comparison_sort), T(exemptions))

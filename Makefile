@@ -20,9 +20,14 @@ tools:
 	$(MAKE) -C tools
 
 # modules_install puts us in extra/, where depmod and modprobe find us.
+# DESTDIR stages the whole install (packaging tools do): nothing is
+# written outside it, and depmod and systemctl run only for a real one.
+MODDIR = $(DESTDIR)/lib/modules/$(KVER)/extra
 install: module
-	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=extra modules_install
-	depmod -a $(KVER)
+	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=extra \
+		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) \
+		modules_install
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	install -D -m 0755 tools/smtpblock-csv $(DESTDIR)$(PREFIX)/bin/smtpblock-csv
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	install -D -m 0755 tools/smtpblock-apply $(DESTDIR)$(PREFIX)/sbin/smtpblock-apply
@@ -42,6 +47,18 @@ install: module
 	done
 	[ -e $(DESTDIR)$(SYSCONFDIR)/modprobe.d/smtpblock.conf ] || \
 		install -m 0644 etc/modprobe.d/smtpblock.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/
+	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
+
+# What install put there, but the configuration under SYSCONFDIR: an
+# operator's files stay (as a Debian "remove" keeps conffiles).
+uninstall:
+	rm -f $(MODDIR)/smtpblock.ko $(MODDIR)/smtpblock.ko.xz $(MODDIR)/smtpblock.ko.zst
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+	rm -f $(DESTDIR)$(PREFIX)/bin/smtpblock-csv \
+		$(DESTDIR)$(PREFIX)/sbin/smtpblock-apply \
+		$(DESTDIR)$(UNITDIR)/smtpblock.service
+	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	rm -rf $(DESTDIR)$(DOCDIR)
 	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
 
 clean:
@@ -95,4 +112,4 @@ mutants:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install clean unit check check-debug check-compat lint fuzz bench demo mutants
+.PHONY: all module tools install uninstall clean unit check check-debug check-compat lint fuzz bench demo mutants

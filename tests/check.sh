@@ -158,6 +158,50 @@ lane_dkms() {
 	rm -rf "$src"
 }
 
+# make install into a staging DESTDIR, as a packager runs it: everything
+# lands under DESTDIR (the module in lib/modules/KVER/extra, the tools,
+# the unit, the examples), nothing is written anywhere else (no depmod of
+# the real tree, no systemctl), and make uninstall takes back all but the
+# configuration.
+lane_install() {
+	echo "# lane: make install and uninstall with DESTDIR and PREFIX"
+	local dest stamp f changed left
+	dest=$(mktemp -d) stamp=$(mktemp)
+	sleep 1	# (mtimes have a resolution; find -newer must see ours only)
+	if make -s install DESTDIR="$dest" PREFIX=/usr KVER="$KVER" KDIR="$KDIR" \
+		> "$OUT/install.log" 2>&1; then
+		result OK install.staged
+	else
+		cat "$OUT/install.log"
+		result FAIL install.staged "see $OUT/install.log"
+	fi
+	for f in lib/modules/$KVER/extra/smtpblock.ko usr/sbin/smtpblockctl \
+		 usr/sbin/smtpblock-apply usr/bin/smtpblock-csv \
+		 usr/share/man/man8/smtpblockctl.8 usr/lib/systemd/system/smtpblock.service \
+		 etc/smtpblock/smtpblock.conf etc/modprobe.d/smtpblock.conf; do
+		[ -f "$dest/$f" ] || result FAIL install.files "no $f under DESTDIR"
+	done
+	grep -q '^ExecStart=/usr/sbin/smtpblock-apply' "$dest/usr/lib/systemd/system/smtpblock.service" ||
+		result FAIL install.files "the unit does not run /usr/sbin/smtpblock-apply"
+	# Outside DESTDIR and the source tree: nothing new or changed.
+	changed=$(find /usr /etc /opt /srv /root /boot /var/lib -xdev \
+		\( -path "$ROOT" -o -path /var/lib/apt -o -path /var/lib/dpkg \) -prune \
+		-o -newer "$stamp" -print 2>/dev/null | head -n 5)
+	if [ -z "$changed" ]; then
+		result OK install.nothing_outside
+	else
+		result FAIL install.nothing_outside "changed outside DESTDIR: $(echo $changed)"
+	fi
+	make -s uninstall DESTDIR="$dest" PREFIX=/usr KVER="$KVER" >> "$OUT/install.log" 2>&1
+	left=$(cd "$dest" && find . -type f ! -path './etc/*' | head -n 5)
+	if [ -z "$left" ]; then
+		result OK install.uninstall
+	else
+		result FAIL install.uninstall "left under DESTDIR: $(echo $left)"
+	fi
+	rm -rf "$dest" "$stamp"
+}
+
 # The userspace tools without the module (tests/host.sh): CSV fixtures,
 # smtpblockctl's validation and exit codes, smtpblock-apply's steps.
 lane_host() {
@@ -389,6 +433,7 @@ case ${1:-} in
 	lane_host
 	lane_fuzz
 	lane_kernel && lane_build && lane_selfcheck && lane_lint && lane_dkms &&
+		lane_install &&
 		lane_vm stock "$KVER" "$ROOT/smtpblock.ko"
 	;;
 *)

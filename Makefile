@@ -9,6 +9,11 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/smtpblock
 CONFIG_FILES := etc/smtpblock.conf etc/campus.list etc/relays.list
 PWD := $(shell pwd)
+# The one version of the module, the tools and the packages.
+VERSION := $(shell cat VERSION)
+# What the module is built from: what DKMS gets.
+MODULE_SOURCES := Kbuild Makefile VERSION LICENSE dkms.conf src include
+DEBDIR ?= dist
 
 all: module tools
 
@@ -23,14 +28,21 @@ tools:
 # DESTDIR stages the whole install (packaging tools do): nothing is
 # written outside it, and depmod and systemctl run only for a real one.
 MODDIR = $(DESTDIR)/lib/modules/$(KVER)/extra
-install: module
+install: install-module install-tools
+
+install-module: module
 	$(MAKE) -C $(KDIR) M=$(PWD) INSTALL_MOD_DIR=extra \
 		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR) DEPMOD=true) \
 		modules_install
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+# Everything but the module: what the smtpblock package holds.
+install-tools: tools
 	install -D -m 0755 tools/smtpblock-csv $(DESTDIR)$(PREFIX)/bin/smtpblock-csv
+	install -D -m 0644 tools/smtpblock-csv.1 $(DESTDIR)$(PREFIX)/share/man/man1/smtpblock-csv.1
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	install -D -m 0755 tools/smtpblock-apply $(DESTDIR)$(PREFIX)/sbin/smtpblock-apply
+	install -D -m 0644 tools/smtpblock-apply.8 $(DESTDIR)$(PREFIX)/share/man/man8/smtpblock-apply.8
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/|$(PREFIX)/|g' etc/smtpblock.service \
 		> $(DESTDIR)$(UNITDIR)/smtpblock.service
@@ -49,13 +61,32 @@ install: module
 		install -m 0644 etc/modprobe.d/smtpblock.conf $(DESTDIR)$(SYSCONFDIR)/modprobe.d/
 	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
 
+# The module's source where DKMS looks for it, /usr/src/smtpblock-VERSION,
+# with dkms.conf's version filled in: "dkms install smtpblock/VERSION"
+# then builds it for each kernel (what the smtpblock-dkms package holds).
+dkms-source:
+	install -d $(DESTDIR)/usr/src/smtpblock-$(VERSION)
+	cp -R --no-preserve=ownership $(MODULE_SOURCES) $(DESTDIR)/usr/src/smtpblock-$(VERSION)/
+	find $(DESTDIR)/usr/src/smtpblock-$(VERSION) \( -name '*.o' -o -name '.*.cmd' \
+		-o -name '*.o.d' -o -name '*.ko' -o -name '*.mod*' \) -delete
+	sed -i 's/#MODULE_VERSION#/$(VERSION)/' \
+		$(DESTDIR)/usr/src/smtpblock-$(VERSION)/dkms.conf
+
+# Debian packages (smtpblock-dkms, smtpblock) into $(DEBDIR)/, built with
+# dpkg-buildpackage from a copy of the tracked files (the tree stays
+# clean); lintian's verdict next to them (debian/README.source).
+deb:
+	tests/deb.sh build $(DEBDIR)
+
 # What install put there, but the configuration under SYSCONFDIR: an
 # operator's files stay (as a Debian "remove" keeps conffiles).
 uninstall:
 	rm -f $(MODDIR)/smtpblock.ko $(MODDIR)/smtpblock.ko.xz $(MODDIR)/smtpblock.ko.zst
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	rm -f $(DESTDIR)$(PREFIX)/bin/smtpblock-csv \
+		$(DESTDIR)$(PREFIX)/share/man/man1/smtpblock-csv.1 \
 		$(DESTDIR)$(PREFIX)/sbin/smtpblock-apply \
+		$(DESTDIR)$(PREFIX)/share/man/man8/smtpblock-apply.8 \
 		$(DESTDIR)$(UNITDIR)/smtpblock.service
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	rm -rf $(DESTDIR)$(DOCDIR)
@@ -112,4 +143,4 @@ mutants:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install uninstall clean unit check check-debug check-compat lint fuzz bench demo mutants
+.PHONY: all module tools install install-module install-tools uninstall dkms-source deb clean unit check check-debug check-compat lint fuzz bench demo mutants

@@ -86,4 +86,4 @@ module_exit(smtpblock_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Block outbound SMTP (TCP port 25) from campus networks, except sanctioned relays");
 MODULE_AUTHOR("smtpblock developers");
-MODULE_VERSION("0.1.0");
+MODULE_VERSION(SMTPBLOCK_VERSION);

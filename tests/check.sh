@@ -127,13 +127,13 @@ lane_dkms() {
 			> "$OUT/dkms-install.log" 2>&1 ||
 			{ result FAIL dkms.build "cannot install dkms"; return; }
 	fi
-	ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+	ver=$(cat VERSION)
 	src=/usr/src/smtpblock-$ver
 	dkms remove "smtpblock/$ver" --all > /dev/null 2>&1
 	rm -rf "$src"
-	mkdir -p "$src"
-	git ls-files -z | xargs -0 cp --parents -t "$src"
-	if dkms add "smtpblock/$ver" > "$OUT/dkms.log" 2>&1 &&
+	# README's way: make dkms-source, then dkms install.
+	make -s dkms-source > "$OUT/dkms.log" 2>&1
+	if dkms add "smtpblock/$ver" >> "$OUT/dkms.log" 2>&1 &&
 	   dkms build "smtpblock/$ver" -k "$KVER" >> "$OUT/dkms.log" 2>&1 &&
 	   [[ $(modinfo -F vermagic /var/lib/dkms/smtpblock/"$ver"/"$KVER"/*/module/smtpblock.ko*) == "$KVER "* ]]; then
 		result OK dkms.build
@@ -200,6 +200,16 @@ lane_install() {
 		result FAIL install.uninstall "left under DESTDIR: $(echo $left)"
 	fi
 	rm -rf "$dest" "$stamp"
+}
+
+# The Debian packages (tests/deb.sh check): the one version, the build
+# with Debian's tooling, lintian, the packages' contents and depends.
+lane_deb() {
+	echo "# lane: tests/deb.sh check (make deb: smtpblock-dkms, smtpblock, lintian)"
+	tests/deb.sh check > "$OUT/deb.log" 2>&1
+	grep -v '^TAP version\|passed, .* failed$' "$OUT/deb.log"
+	tally "$OUT/deb.log"
+	grep -q '^ok 2 deb.build' "$OUT/deb.log" || result FAIL deb.ran "see $OUT/deb.log"
 }
 
 # The userspace tools without the module (tests/host.sh): CSV fixtures,
@@ -431,6 +441,7 @@ case ${1:-} in
 '')
 	lane_unit
 	lane_host
+	lane_deb
 	lane_fuzz
 	lane_kernel && lane_build && lane_selfcheck && lane_lint && lane_dkms &&
 		lane_install &&

@@ -46,6 +46,7 @@ static const char usage_text[] =
 "Options:\n"
 "  -v, --verbose  load, check: print a one-line summary on success\n"
 "  -h, --help     print this help\n"
+"  -V, --version  print the version\n"
 "\n"
 "Environment: SMTPBLOCK_SYSFS, SMTPBLOCK_EXEMPTIONS_FILE (default\n"
 "/etc/smtpblock/exemptions.list).\n"
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,8 +99,11 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	/* "+": options end at the command, whose arguments may start with -. */
-	while ((c = getopt_long(argc, argv, "+hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hvV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'V':
+			puts("smtpblockctl " SMTPBLOCK_VERSION);
+			return fflush(stdout) ? RC_FAIL : RC_OK;
 		case 'h':
 			fputs(usage_text, stdout);
 			return fflush(stdout) ? RC_FAIL : RC_OK;

@@ -89,16 +89,19 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/man/man8/smtpblock-apply.8 \
 		$(DESTDIR)$(UNITDIR)/smtpblock.service
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/modprobe.d/smtpblock.conf \
+		$(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CONFIG_FILES)))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/modprobe.d $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 	[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || \
 		rm -rf src/*.o src/.*.cmd *.o *.ko *.mod *.mod.c .*.cmd \
 			modules.order Module.symvers
-	$(MAKE) -C tests/unit clean
-	$(MAKE) -C tests/tools clean
-	$(MAKE) -C tools clean
+	# (the DKMS copy of the source has neither tests/ nor tools/)
+	[ ! -d tests ] || $(MAKE) -C tests/unit clean
+	[ ! -d tests ] || $(MAKE) -C tests/tools clean
+	[ ! -d tools ] || $(MAKE) -C tools clean
 
 # Userspace unit tests of the pure files (no VM, no root).
 unit:

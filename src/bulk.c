@@ -181,7 +181,11 @@ int sb_bulk_commit(u32 id)
 	}
 	err = sb_staged_finish(&staged);
 	if (!err && target == SB_BULK_EXEMPTIONS) {
-		err = sb_exemptions_replace(staged.ops, staged.nops, &entries);
+		err = sb_exemptions_replace(&staged.ops, staged.nops, &entries,
+					    &staged.expired);
+		if (!err && staged.expired)
+			pr_warn("bulk: exemptions: %u lines expired before the commit, left out\n",
+				staged.expired);
 		goto done;
 	}
 	/* The whole build, before sb_config_replace_list takes its mutex. */

@@ -240,11 +240,21 @@ struct sb_exempt_table *sb_config_swap_exemptions(struct sb_exempt_table *t)
 	return next ? t : ERR_PTR(-ENOMEM);
 }
 
-/* The live list @which; it cannot change while sb_lists_mutex is held. */
+/*
+ * The live list @which: only list changes replace it, under
+ * sb_lists_mutex, so the set stays while that is held; the snapshot that
+ * holds it may be replaced (and freed) by a change of a setting
+ * meanwhile, hence RCU around reading it.
+ */
 static struct sb_prefix_set *live_list(enum sb_list which)
 {
-	return *list_slot(rcu_dereference_protected(sb_live_config,
-			  lockdep_is_held(&sb_lists_mutex)), which);
+	struct sb_prefix_set *set;
+
+	lockdep_assert_held(&sb_lists_mutex);
+	rcu_read_lock();
+	set = *list_slot(rcu_dereference(sb_live_config), which);
+	rcu_read_unlock();
+	return set;
 }
 
 /* Makes @set (new, unshared) the live list @which: -ENOMEM, or 0. */
@@ -329,7 +339,7 @@ size_t sb_config_memory(void)
 	rcu_read_lock();
 	cfg = rcu_dereference(sb_live_config);
 	bytes = sizeof(*cfg) + sb_set_bytes(cfg->campus) +
-		sb_set_bytes(cfg->relays);
+		sb_set_bytes(cfg->relays) + sb_exempt_bytes(cfg->exempt);
 	rcu_read_unlock();
 	return bytes;
 }
@@ -370,7 +380,12 @@ static void *take_list(void *arg)
 static ssize_t read_list(const void *held, char *buf, loff_t off,
 			 size_t count)
 {
-	return sb_set_read(held, off, buf, count);
+	const struct sb_prefix_set *set = held;
+
+	/* (before narrowing to size_t, which is 32 bits on 32-bit kernels) */
+	if (off < 0 || off >= set->text_len)
+		return 0;
+	return sb_set_read(set, (size_t)off, buf, count);
 }
 
 static void drop_list(void *held)
@@ -387,10 +402,12 @@ static const struct sb_snapshot_ops list_ops = {
 static struct sb_snapshot list_readers[] = {
 	[SB_LIST_CAMPUS] = SB_SNAPSHOT_INIT(list_readers[SB_LIST_CAMPUS],
 					    &list_ops,
-					    (void *)(uintptr_t)SB_LIST_CAMPUS),
+					    (void *)(uintptr_t)SB_LIST_CAMPUS,
+					    SB_SNAPSHOT_READERS),
 	[SB_LIST_RELAYS] = SB_SNAPSHOT_INIT(list_readers[SB_LIST_RELAYS],
 					    &list_ops,
-					    (void *)(uintptr_t)SB_LIST_RELAYS),
+					    (void *)(uintptr_t)SB_LIST_RELAYS,
+					    SB_SNAPSHOT_READERS),
 };
 
 ssize_t sb_config_read_list(enum sb_list which, const struct file *file,

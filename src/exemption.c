@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Exemptions: the lines that grant them, and their tables (exemption.h). */
 #include "smtpblock/exemption.h"
+#include "smtpblock/radix_sort.h"
 
 static bool is_blank(char c)
 {
@@ -11,7 +12,7 @@ static bool is_blank(char c)
 static bool note_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || strchr("._:/@#+-", c);
+	       (c >= '0' && c <= '9') || (c && strchr("._:/@#+-", c));
 }
 
 #define NOTE_CHARS "note= holds a character other than A-Z a-z 0-9 . _ : / @ # + -"
@@ -62,7 +63,7 @@ static int take_key(const char *w, size_t len, s64 now, struct sb_exempt_op *op,
 		if (sb_parse_utc(w + 6, len - 6, &t))
 			return refuse(why, "until= is not a UTC time like 2026-12-31T17:00:00Z");
 		if (t <= now)
-			return refuse(why, "until= is not in the future");
+			return refuse(why, SB_EXEMPT_WHY_PAST);
 		if (t - now > SB_EXEMPT_SECONDS_MAX)
 			return refuse(why, "until= is more than 366 days ahead");
 		op->until = t;
@@ -213,28 +214,44 @@ void sb_exempt_write_free(struct sb_exempt_write *w)
 	w->n = 0;
 }
 
-static int op_cmp(const void *a, const void *b)
+/*
+ * The sorts of a build are radix sorts (radix_sort.c), which yield: a bulk
+ * load brings up to 2 x SB_EXEMPTIONS_LIMIT lines. A line's key, least
+ * significant byte first: its line number, the prefix length, the
+ * address (IPv4 as a 128-bit number), the family: sb_prefix_cmp()'s
+ * order, then the order written.
+ */
+static u8 op_digit(const void *rec, u32 d)
 {
-	const struct sb_exempt_op *x = a, *y = b;
-	int c = sb_prefix_cmp(&x->pfx, &y->pfx);
+	const struct sb_exempt_op *o = rec;
+	const struct sb_addr *a = &o->pfx.addr;
+	u64 lo = a->family == SB_AF_INET ? a->v4 : a->v6.lo;
+	u64 hi = a->family == SB_AF_INET ? 0 : a->v6.hi;
 
-	if (c)
-		return c;
-	return x->line < y->line ? -1 : x->line > y->line;
+	if (d < 4)
+		return (u8)(o->line >> (8 * d));
+	if (d == 4)
+		return o->pfx.len;
+	if (d < 13)
+		return (u8)(lo >> (8 * (d - 5)));
+	if (d < 21)
+		return (u8)(hi >> (8 * (d - 13)));
+	return a->family;
 }
 
+/* The expiry order's key: the entry's index (prefix order), its until. */
 struct expiry_key {
-	s64 until;
+	u64 until;		/* > 0: a time after 1970 */
 	u32 idx;
 };
 
-static int expiry_cmp(const void *a, const void *b)
+static u8 expiry_digit(const void *rec, u32 d)
 {
-	const struct expiry_key *x = a, *y = b;
+	const struct expiry_key *k = rec;
 
-	if (x->until != y->until)
-		return x->until < y->until ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
+	if (d < 4)
+		return (u8)(k->idx >> (8 * d));
+	return (u8)(k->until >> (8 * (d - 4)));
 }
 
 /* Whether prefix @p holds prefix @q (or address @q, as a full length). */
@@ -316,10 +333,14 @@ static int table_finish(struct sb_exempt_table *t)
 		return -ENOMEM;
 	}
 	for (i = 0; i < t->n; i++) {
-		k[i].until = t->e[i].until;
+		sb_cond_resched(i);
+		k[i].until = (u64)t->e[i].until;
 		k[i].idx = i;
 	}
-	sb_sort(k, t->n, sizeof(*k), expiry_cmp);
+	if (sb_radix_sort((void **)&k, t->n, sizeof(*k), 12, expiry_digit)) {
+		sb_free(k);
+		return -ENOMEM;
+	}
 	for (i = 0; i < t->n; i++)
 		t->by_expiry[i] = k[i].idx;
 	sb_free(k);
@@ -333,20 +354,26 @@ static int table_finish(struct sb_exempt_table *t)
  * An add of a prefix that is there replaces its expiry and note; the
  * exemption keeps its hit counter whenever its prefix is in the result
  * (so also across a flush that adds it again). Removing an absent prefix
- * is -ENOENT (*@bad_line: the first such line); more than @max entries
- * is -ENOSPC; -ENOMEM. @ops is reordered. Nothing changes on error.
+ * is -ENOENT (*@bad_line: the first such line); a result of more than
+ * @max entries is -ENOSPC, unless it holds no more entries than @base
+ * (after @max was lowered, removals and renewals must still work);
+ * -ENOMEM. *@ops is sorted, and may be replaced by a new array (the old
+ * one freed: sb_radix_sort). Nothing changes on error.
  */
 int sb_exempt_build(const struct sb_exempt_table *base, bool flush,
-		    struct sb_exempt_op *ops, u32 n, u32 max,
+		    struct sb_exempt_op **opsp, u32 n, u32 max,
 		    struct sb_exempt_table **out, u32 *bad_line)
 {
 	u32 nb = base ? base->n : 0, b = 0, i = 0, j, count = 0, bad = 0;
 	const struct sb_exempt_op *last;
 	struct sb_exempt_table *t;
 	struct sb_exemption *e;
+	struct sb_exempt_op *ops;
 	int pass;
 
-	sb_sort(ops, n, sizeof(*ops), op_cmp);
+	if (sb_radix_sort((void **)opsp, n, sizeof(**opsp), 22, op_digit))
+		return -ENOMEM;
+	ops = *opsp;
 	t = sb_zalloc(sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -418,7 +445,7 @@ int sb_exempt_build(const struct sb_exempt_table *base, bool flush,
 			sb_free(t);
 			return -ENOENT;
 		}
-		if (count > max) {
+		if (count > max && count > nb) {
 			sb_free(t);
 			return -ENOSPC;
 		}
@@ -436,14 +463,16 @@ nomem:
 }
 
 /*
- * sb_exempt_find - the most specific exemption holding @a, or NULL
+ * sb_exempt_find - the most specific exemption holding @a that has not
+ * expired at @now (until= later than @now), or NULL
  *
  * The last entry starting at or below @a either holds it, or is inside
  * every entry that does (nested prefixes never partly overlap), so the
- * answer is on its chain of enclosing entries.
+ * answer is on its chain of enclosing entries. An expired entry that the
+ * module has not yet removed gives way to the one around it.
  */
 const struct sb_exemption *sb_exempt_find(const struct sb_exempt_table *t,
-					  const struct sb_addr *a)
+					  const struct sb_addr *a, s64 now)
 {
 	struct sb_prefix p = { .addr = *a };
 	u32 lo, hi, mid, from;
@@ -462,10 +491,19 @@ const struct sb_exemption *sb_exempt_find(const struct sb_exempt_table *t,
 	if (lo == from)
 		return NULL;
 	for (mid = lo - 1; mid != SB_EXEMPT_NONE; mid = t->e[mid].parent) {
-		if (holds(&t->e[mid].pfx, &p))
+		if (t->e[mid].until > now && holds(&t->e[mid].pfx, &p))
 			return &t->e[mid];
 	}
 	return NULL;
+}
+
+/* Bytes of a table and its hit counters. */
+size_t sb_exempt_bytes(const struct sb_exempt_table *t)
+{
+	if (!t)
+		return 0;
+	return sizeof(*t) + (size_t)t->n * (sizeof(*t->e) +
+		sizeof(*t->by_expiry) + sizeof(struct sb_hits));
 }
 
 /* One line of the exemptions file, without its newline; returns its length. */

@@ -26,14 +26,25 @@
 
 static DEFINE_MUTEX(sb_exempt_mutex);
 static struct hrtimer expiry_timer;
+static bool stopping;		/* at unload: nothing arms the timer again */
 static void expire(struct work_struct *work);
 static DECLARE_WORK(expire_work, expire);
 
-/* Only this file changes the exemptions, under sb_exempt_mutex. */
+/*
+ * The live table. Only this file changes it, under sb_exempt_mutex, so
+ * the pointer stays good while that is held; the snapshot that holds it
+ * may be replaced (and freed) by any other change meanwhile, hence RCU
+ * around reading it.
+ */
 static struct sb_exempt_table *live_locked(void)
 {
-	return rcu_dereference_protected(sb_live_config,
-		lockdep_is_held(&sb_exempt_mutex))->exempt;
+	struct sb_exempt_table *t;
+
+	lockdep_assert_held(&sb_exempt_mutex);
+	rcu_read_lock();
+	t = rcu_dereference(sb_live_config)->exempt;
+	rcu_read_unlock();
+	return t;
 }
 
 /*
@@ -48,6 +59,8 @@ void sb_exemptions_put(struct sb_exempt_table *t)
 
 static void rearm_locked(const struct sb_exempt_table *t)
 {
+	if (stopping)
+		return;
 	if (t)
 		hrtimer_start(&expiry_timer,
 			      ktime_set(sb_exempt_next_expiry(t), 0),
@@ -124,11 +137,20 @@ static void expire(struct work_struct *work)
 {
 	struct sb_exempt_table *t, *next;
 	struct sb_exempt_op *ops;
-	s64 now = ktime_get_real_seconds();
+	struct timespec64 ts;
 	u32 i, k = 0, bad;
 	int err = -ENOMEM;
+	s64 now;
 
+	/*
+	 * The clock itself, not ktime_get_real_seconds(): that one lags up
+	 * to a tick behind the timer, which would then fire again at once.
+	 */
+	ktime_get_real_ts64(&ts);
+	now = ts.tv_sec;
 	mutex_lock(&sb_exempt_mutex);
+	if (stopping)
+		goto out;
 	t = live_locked();
 	while (t && k < t->n && t->e[t->by_expiry[k]].until <= now)
 		k++;
@@ -144,7 +166,7 @@ static void expire(struct work_struct *work)
 		ops[i].line = i + 1;
 	}
 	if (ops)
-		err = sb_exempt_build(t, false, ops, k, SB_EXEMPTIONS_LIMIT,
+		err = sb_exempt_build(t, false, &ops, k, SB_EXEMPTIONS_LIMIT,
 				      &next, &bad);
 	if (!err)
 		err = publish_locked(next, "expired");
@@ -153,8 +175,9 @@ static void expire(struct work_struct *work)
 		/* (they already no longer apply: the packet path checks) */
 		pr_warn("exemptions: out of memory removing %u expired, retrying in 1 s\n",
 			k);
-		hrtimer_start(&expiry_timer, ktime_set(now + 1, 0),
-			      HRTIMER_MODE_ABS);
+		if (!stopping)
+			hrtimer_start(&expiry_timer, ktime_set(now + 1, 0),
+				      HRTIMER_MODE_ABS);
 	}
 out:
 	mutex_unlock(&sb_exempt_mutex);
@@ -210,7 +233,7 @@ int sb_exemptions_write(const char *buf, size_t len)
 	mutex_lock(&sb_exempt_mutex);
 	base = live_locked();
 	before = base ? base->n : 0;
-	err = sb_exempt_build(base, w.flush, w.ops, w.n,
+	err = sb_exempt_build(base, w.flush, &w.ops, w.n,
 			      sb_tunable(SB_EXEMPTIONS_MAX), &next, &bad);
 	if (!err) {
 		after = next->n;
@@ -233,25 +256,26 @@ int sb_exemptions_write(const char *buf, size_t len)
 }
 
 /*
- * A bulk load's commit: the whole table replaced by @ops (*@entries: how
- * many it holds then). Lines that expired since they were written are
- * left out, one log line each: a load never grants a past time.
+ * A bulk load's commit: the whole table replaced by *@ops (*@entries: how
+ * many it holds then; *@expired: how many lines were left out because
+ * they expired since they were written: a load never grants a past
+ * time). *@ops may be replaced, as by sb_exempt_build().
  */
-int sb_exemptions_replace(struct sb_exempt_op *ops, u32 n, u32 *entries)
+int sb_exemptions_replace(struct sb_exempt_op **ops, u32 n, u32 *entries,
+			  u32 *expired)
 {
 	struct sb_exempt_table *next;
 	s64 now = ktime_get_real_seconds();
+	struct sb_exempt_op *o = *ops;
 	u32 i, w = 0, bad;
 	int err;
 
 	for (i = 0; i < n; i++) {
 		sb_cond_resched(i);
-		if (ops[i].until > now)
-			ops[w++] = ops[i];
-		else
-			pr_warn("bulk: exemptions: line %u expired before the commit, left out\n",
-				ops[i].line);
+		if (o[i].until > now)
+			o[w++] = o[i];
 	}
+	*expired += n - w;
 	mutex_lock(&sb_exempt_mutex);
 	err = sb_exempt_build(live_locked(), true, ops, w,
 			      sb_tunable(SB_EXEMPTIONS_MAX), &next, &bad);
@@ -285,7 +309,7 @@ static void *take_exemptions(void *arg)
 	return text ?: ERR_PTR(-ENOMEM);
 }
 
-SB_TEXT_READERS(exemptions_readers, take_exemptions);
+SB_TEXT_READERS(exemptions_readers, take_exemptions, SB_TEXT_HOLDS);
 
 ssize_t sb_exemptions_read(const struct file *file, char *buf, loff_t off,
 			   size_t count)
@@ -300,11 +324,17 @@ int sb_exemptions_init(void)
 	return 0;
 }
 
-/* After the sysfs files are gone; config.c frees the live table. */
+/*
+ * After the sysfs files are gone; config.c frees the live table. Once
+ * stopping is set nothing arms the timer, so after the timer and then the
+ * work are cancelled, neither comes back.
+ */
 void sb_exemptions_uninit(void)
 {
+	mutex_lock(&sb_exempt_mutex);
+	stopping = true;
+	mutex_unlock(&sb_exempt_mutex);
 	hrtimer_cancel(&expiry_timer);
 	cancel_work_sync(&expire_work);
-	hrtimer_cancel(&expiry_timer);	/* the work may have rearmed it */
 	sb_snapshot_free(&exemptions_readers);
 }

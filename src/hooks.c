@@ -46,11 +46,11 @@ static void send_reset(struct sk_buff *skb, const struct nf_hook_state *state)
 static bool exempted(const struct sb_exempt_table *t, const struct sb_pkt *pkt)
 {
 	s64 now = ktime_get_real_seconds();
-	const struct sb_exemption *e = sb_exempt_find(t, &pkt->src);
+	const struct sb_exemption *e = sb_exempt_find(t, &pkt->src, now);
 
-	if (!e || e->until <= now)
-		e = sb_exempt_find(t, &pkt->dst);
-	if (!e || e->until <= now)
+	if (!e)
+		e = sb_exempt_find(t, &pkt->dst, now);
+	if (!e)
 		return false;
 	sb_hits_inc(e->hits);
 	return true;

@@ -124,7 +124,7 @@ static void *take_offenders(void *arg)
 	return t;
 }
 
-SB_TEXT_READERS(offenders_readers, take_offenders);
+SB_TEXT_READERS(offenders_readers, take_offenders, SB_TEXT_HOLDS);
 
 ssize_t sb_offenders_read(const struct file *file, char *buf, loff_t off,
 			  size_t count)

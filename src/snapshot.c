@@ -53,7 +53,7 @@ static struct sb_reader *take_locked(struct sb_snapshot *snap,
 		kfree(r);
 		return held;
 	}
-	if (snap->readers >= SB_SNAPSHOT_READERS)
+	if (snap->readers >= snap->max_readers)
 		drop_locked(snap, list_first_entry(&snap->lru,
 						   struct sb_reader, lru));
 	r->file = file;

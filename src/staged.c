@@ -136,6 +136,12 @@ static int take_exemption(struct sb_staged *s, const char *line, size_t len)
 	}
 	err = sb_exempt_parse_line(line, len, true, s->now, &s->ops[s->nops],
 				   &s->bad_why);
+	/* An expired line is left out, not an error: counted, logged once. */
+	if (err && !strcmp(s->bad_why, SB_EXEMPT_WHY_PAST)) {
+		s->expired++;
+		s->bad_why = NULL;
+		return 0;
+	}
 	if (err)
 		return fail_line(s, line, len);
 	s->ops[s->nops++].line = s->lines;

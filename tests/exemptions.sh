@@ -236,6 +236,11 @@ test_exemptions_max() {
 	expect_exempt OK "+10.9.0.2 for=90"
 	expect_write OK exemptions_max 3
 	expect_exempt OK "+10.9.0.3 for=60"
+	# Lowered under the count: removals and renewals work, growth not.
+	expect_write OK exemptions_max 1
+	expect_exempt OK "-10.9.0.1" "+10.9.0.2 for=99"
+	expect_exempt ENOSPC "+10.9.0.4 for=60"
+	assert_eq "$(wc -l < $SYS/exemptions)" 2 "entries over a lowered limit"
 	expect_write EINVAL exemptions_max 65537
 	expect_write EINVAL exemptions_max 0
 	expect_write OK exemptions_max 65536
@@ -303,6 +308,14 @@ test_exempt_bulk_atomic_under_load() {
 		"bad line logged: $(klog | tail -n 2 | tr '\n' '|')"
 	printf 1 > $SYS/bulk/abort
 	assert_eq "$(wc -l < $SYS/exemptions)" 1001 "entries after a failed load"
+	# A line whose until= has passed is left out, not an error: one line.
+	dmesg -C
+	printf '%s until=2026-01-01T00:00:00Z\n%s for=60\n' 10.3.0.0/16 $CL4 > $TMP/stale
+	printf exemptions > $SYS/bulk/begin && cat $TMP/stale > $SYS/bulk/data &&
+		printf 1 > $SYS/bulk/commit || fail "a load with an expired line"
+	assert_eq "$(cut -d' ' -f1 $SYS/exemptions)" $CL4/32 "after a load with an expired line"
+	assert_eq "$(klog | grep -c '^smtpblock: bulk: exemptions: 1 lines expired before the commit, left out$')" 1 \
+		"one log line for the expired lines: $(klog | tr '\n' '|')"
 	unload
 }
 
@@ -397,10 +410,11 @@ test_exempt_persistence() {
 	expect_probe connected cl $MX4 25
 	expect_probe timeout cl $MX6 25
 	# An invalid line fails the reload, which changes nothing.
-	echo "10.8.0.0/16 for=0" >> $TMP/etc/exemptions.list
+	# (for=, renewed at each load, would never expire: an error in a file)
+	echo "10.8.0.0/16 for=60" >> $TMP/etc/exemptions.list
 	"$APPLY" --conf $TMP/etc/smtpblock.conf > $TMP/apply.out 2>&1
 	assert_eq $? 3 "exit code of an invalid exemptions file: $(cat $TMP/apply.out)"
-	grep -q "exemptions.list:[0-9]*: for= is not 1 to 31622400 seconds" $TMP/apply.out ||
+	grep -q "exemptions.list:[0-9]*: for= has no place in a file" $TMP/apply.out ||
 		fail "why: $(cat $TMP/apply.out)"
 	assert_eq "$(wc -l < $SYS/exemptions)" 1 "exemptions after an invalid reload"
 	unset SMTPBLOCKCTL MODPROBE SMTPBLOCK_LOCK SMTPBLOCK_EXEMPTIONS_FILE

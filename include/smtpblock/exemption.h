@@ -27,6 +27,8 @@
 #define SB_EXEMPTIONS_DEFAULT 4096
 #define SB_EXEMPTIONS_LIMIT 65536
 #define SB_EXEMPT_NONE ((u32)-1)
+/* The reason sb_exempt_parse_line gives for an until= in the past. */
+#define SB_EXEMPT_WHY_PAST "until= is not in the future"
 /* "PREFIX until=TIME hits=N note=TEXT" and a NUL. */
 #define SB_EXEMPT_LINE_MAX (SB_PREFIX_STRLEN + 7 + SB_UTC_STRLEN + 26 + \
 			    6 + SB_NOTE_MAX + 1)
@@ -82,11 +84,12 @@ struct sb_exempt_table {
 };
 
 int sb_exempt_build(const struct sb_exempt_table *base, bool flush,
-		    struct sb_exempt_op *ops, u32 n, u32 max,
+		    struct sb_exempt_op **ops, u32 n, u32 max,
 		    struct sb_exempt_table **out, u32 *bad_line);
 void sb_exempt_table_free(struct sb_exempt_table *t);
 const struct sb_exemption *sb_exempt_find(const struct sb_exempt_table *t,
-					  const struct sb_addr *a);
+					  const struct sb_addr *a, s64 now);
+size_t sb_exempt_bytes(const struct sb_exempt_table *t);
 const struct sb_exemption *sb_exempt_base_entry(const struct sb_exempt_table *t,
 						const struct sb_prefix *p);
 size_t sb_exempt_format(const struct sb_exemption *e, char *buf);

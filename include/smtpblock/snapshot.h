@@ -11,7 +11,9 @@
  * SB_SNAPSHOT_IDLE_SECONDS without a read (a reader that stops early,
  * like head, must not leave personal data behind), or at the latest
  * SB_SNAPSHOT_MAX_SECONDS after it began, so no reader keeps an old list
- * alive for long. At most SB_SNAPSHOT_READERS readers per file hold one;
+ * alive for long. At most SB_SNAPSHOT_READERS readers of a list hold one
+ * (a reference costs nothing), SB_TEXT_HOLDS of a file whose text is made
+ * per reader (so a user cannot make the kernel keep hundreds of copies);
  * a new one beyond that ends the hold of the least recently read. A read
  * without a hold (after one of these ends) takes a new one at once: the
  * reader goes on with the content as it is then.
@@ -28,6 +30,7 @@
 #define SB_SNAPSHOT_IDLE_SECONDS 10
 #define SB_SNAPSHOT_MAX_SECONDS 60
 #define SB_SNAPSHOT_READERS 1024
+#define SB_TEXT_HOLDS 16
 
 struct sb_snapshot_ops {
 	/* The content a reader starting now reads, held; or an ERR_PTR. */
@@ -41,6 +44,7 @@ struct sb_snapshot {
 	DECLARE_HASHTABLE(by_file, 6);	/* struct sb_reader, by file */
 	struct list_head lru;		/* least recently read first */
 	u32 readers;
+	u32 max_readers;
 	const struct sb_snapshot_ops *ops;
 	void *arg;
 	struct delayed_work expire;	/* ends the holds readers left */
@@ -48,9 +52,10 @@ struct sb_snapshot {
 
 void sb_snapshot_expire(struct work_struct *work);
 
-#define SB_SNAPSHOT_INIT(name, o, a) {					\
+#define SB_SNAPSHOT_INIT(name, o, a, max) {				\
 	.lock = __MUTEX_INITIALIZER(name.lock),				\
 	.lru = LIST_HEAD_INIT(name.lru),				\
+	.max_readers = (max),						\
 	.ops = (o),							\
 	.arg = (a),							\
 	.expire = __DELAYED_WORK_INITIALIZER(name.expire,		\
@@ -72,14 +77,14 @@ struct sb_text {
 };
 
 /* @name: the readers of a file whose text @take_fn makes for each reader. */
-#define SB_TEXT_READERS(name, take_fn)					\
+#define SB_TEXT_READERS(name, take_fn, max)				\
 	static const struct sb_snapshot_ops name##_ops = {		\
 		.take = (take_fn),					\
 		.read = sb_text_read,					\
 		.drop = sb_text_drop,					\
 	};								\
 	static struct sb_snapshot name =				\
-		SB_SNAPSHOT_INIT(name, &name##_ops, NULL)
+		SB_SNAPSHOT_INIT(name, &name##_ops, NULL, max)
 
 struct sb_text *sb_text_alloc(size_t n, size_t size);
 ssize_t sb_text_read(const void *held, char *buf, loff_t off, size_t count);

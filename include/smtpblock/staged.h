@@ -27,13 +27,15 @@ struct sb_staged {
 	/*
 	 * A load of exemptions instead (sb_staged_init_exempt): each line
 	 * "PREFIX until=TIME|for=SECONDS [note=TEXT]", checked against
-	 * @now, staged in @ops; a "#" starts a comment only at the start
-	 * of a word there, since a note may hold one.
+	 * @now, staged in @ops (a line whose until= has passed is left
+	 * out and counted in @expired); a "#" starts a comment only at the
+	 * start of a word there, since a note may hold one.
 	 */
 	bool exempt;
 	s64 now;
 	struct sb_exempt_op *ops;
 	u32 nops, capops;
+	u32 expired;			/* lines left out: until= passed */
 	u64 *k4;
 	struct sb_key6 *k6;
 	u32 n4, cap4;

@@ -124,7 +124,7 @@ static int apply(struct sb_exempt_table **t, const char *text, u32 max)
 
 	if (ret)
 		return ret;
-	ret = sb_exempt_build(*t, w.flush, w.ops, w.n, max, &out, &bad);
+	ret = sb_exempt_build(*t, w.flush, &w.ops, w.n, max, &out, &bad);
 	sb_exempt_write_free(&w);
 	if (!ret) {
 		sb_exempt_table_free(*t);
@@ -140,7 +140,7 @@ static const struct sb_exemption *find(const struct sb_exempt_table *t,
 
 	if (sb_prefix_parse(addr, strlen(addr), &p))
 		return NULL;
-	return sb_exempt_find(t, &p.addr);
+	return sb_exempt_find(t, &p.addr, NOW);
 }
 
 static const char *line_of(const struct sb_exempt_table *t, u32 i)
@@ -190,6 +190,13 @@ static void table_changes(void)
 	/* The limit. */
 	CHECK(apply(&t, "+10.2.0.1 for=5\n+10.2.0.2 for=5", 2) == -ENOSPC && t->n == 1);
 	CHECK(apply(&t, "+10.2.0.1 for=5\n-10.1.2.3\n+10.2.0.2 for=5", 2) == 0 && t->n == 2);
+	/* Over a lowered limit: removals and renewals still work, growth not. */
+	CHECK(apply(&t, "+10.2.0.1 for=9\n-10.2.0.2", 1) == 0 && t->n == 1);
+	CHECK(apply(&t, "+10.2.0.2 for=5", 2) == 0 && t->n == 2);
+	CHECK(apply(&t, "+10.2.0.3 for=5", 1) == -ENOSPC && t->n == 2);
+	CHECK(apply(&t, "-10.2.0.1\n+10.2.0.3 for=5", 1) == 0 && t->n == 2);
+	CHECK(apply(&t, "flush\n+10.2.0.1 for=5\n+10.2.0.2 for=5", 1) == 0);
+	CHECK(apply(&t, "flush\n+10.2.0.1 for=5\n+10.2.0.2 for=5\n+10.2.0.3 for=5", 1) == -ENOSPC);
 	CHECK(apply(&t, "flush", 2) == 0 && t->n == 0);
 	sb_exempt_table_free(t);
 }
@@ -217,6 +224,16 @@ static void lookup_most_specific(void)
 	CHECK(!strcmp(find(t, "2001:db8:0:1::5")->note, "h"));
 	CHECK(!strcmp(find(t, "2001:db8:0:2::5")->note, "g"));
 	CHECK(!find(t, "2001:db9::1") && !find(t, "::1"));
+	/* An expired one not yet removed gives way to the one around it. */
+	{
+		struct sb_prefix p;
+
+		CHECK(!sb_prefix_parse("10.1.2.3", 8, &p));
+		CHECK(!strcmp(sb_exempt_find(t, &p.addr, NOW + 2)->note, "c"));
+		/* c, then b and a around it, have expired: f, around them all */
+		CHECK(!strcmp(sb_exempt_find(t, &p.addr, NOW + 3)->note, "f"));
+		CHECK(!sb_exempt_find(t, &p.addr, NOW + 6));
+	}
 	sb_exempt_table_free(t);
 
 	/* Random nested prefixes in 10.0.0.0/16. */
@@ -239,7 +256,7 @@ static void lookup_most_specific(void)
 		for (j = 0; j < 3000; j++) {
 			struct sb_addr a = { .family = SB_AF_INET,
 					     .v4 = 0x0a000000 | ((u32)unit_rand() & 0xffff) };
-			const struct sb_exemption *got = sb_exempt_find(t, &a);
+			const struct sb_exemption *got = sb_exempt_find(t, &a, NOW);
 			int best = -1;
 
 			for (i = 0; i < 60; i++) {

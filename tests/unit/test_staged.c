@@ -244,6 +244,11 @@ static void exemptions(void)
 	sb_staged_init_exempt(&s, 1796083200);
 	CHECK(sb_staged_feed(&s, "+10.1.2.3 for=5\n", 16) == -EINVAL && s.bad_line == 1);
 	sb_staged_free(&s);
+	/* A line whose until= has passed is left out and counted. */
+	sb_staged_init_exempt(&s, 1796083200);
+	CHECK(sb_staged_feed(&s, "10.1.2.3 until=2026-11-30T00:00:00Z\n10.1.2.4 for=9\n", 51) == 0);
+	CHECK(s.nops == 1 && s.expired == 1 && !s.bad_line);
+	sb_staged_free(&s);
 }
 
 UNIT_MAIN("staged", T(format), T(comments_only), T(errors_name_the_line), T(long_lines),

@@ -11,8 +11,33 @@
  * expiry whatever happens to the machine meanwhile.
  */
 #include "ctl.h"
+#include <sys/file.h>
 #include <time.h>
 #include "smtpblock/exemption.h"
+
+/*
+ * smtpblock-apply's lock, around a change of the module and the file
+ * together: a reload in between would load the file without the change,
+ * and two grants at once would each write the file without the other.
+ */
+static int take_lock(void)
+{
+	const char *path = getenv("SMTPBLOCK_LOCK");
+	int fd;
+
+	if (!path || !*path) {
+		path = "/run/smtpblock/apply.lock";
+		mkdir("/run/smtpblock", 0755);
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		fail(RC_FAIL, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;	/* closed at exit, which unlocks */
+}
 
 static const char *exemptions_file(void)
 {
@@ -76,6 +101,23 @@ static void format_left(s64 secs, char *buf, size_t size)
 		snprintf(buf, size, "%llds", (long long)(secs > 0 ? secs : 0));
 }
 
+/* A line's data: up to a "#" that starts a word, without blanks around. */
+static void data_part(const char *s, size_t len, const char **d, size_t *n)
+{
+	size_t c;
+
+	for (c = 0; c < len && !(s[c] == '#' && (!c || is_blank(s[c - 1]))); c++)
+		;
+	while (c && is_blank(*s)) {
+		s++;
+		c--;
+	}
+	while (c && is_blank(s[c - 1]))
+		c--;
+	*d = s;
+	*n = c;
+}
+
 /* The first word of @line (a data line of the file) as a prefix. */
 static bool line_prefix(const char *line, size_t len, struct sb_prefix *p)
 {
@@ -100,12 +142,14 @@ static int update_file(const struct sb_prefix *p, const char *add)
 {
 	const char *file = exemptions_file();
 	struct buf in = { 0 };
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	const char *s, *end, *nl, *why;
 	struct sb_exempt_op op;
 	struct sb_prefix lp;
 	s64 now = time(NULL);
-	FILE *out;
+	struct stat st = { .st_mode = 0644 };
+	bool had = false;
+	FILE *out = NULL;
 	int fd;
 
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -114,21 +158,37 @@ static int update_file(const struct sb_prefix *p, const char *add)
 	if (fd >= 0) {
 		int err = read_all(fd, &in);
 
+		had = !fstat(fd, &st);
 		close(fd);
 		if (err)
 			return fail(RC_FAIL, "%s: %s", file, strerror(-err));
 	}
+	/* Nothing to remove from a file that is not there: none is made. */
+	if (fd < 0 && !add)
+		return RC_OK;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
 	    sizeof(tmp))
 		return fail(RC_FAIL, "%s: path too long", file);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* The old file's mode and owner stay (a failed chown is no error). */
+	if (fd >= 0) {
+		if (fchmod(fd, st.st_mode & 07777) ||
+		    (had && fchown(fd, st.st_uid, st.st_gid)))
+			fprintf(stderr, "smtpblockctl: %s: cannot keep the mode or owner: %s\n",
+				file, strerror(errno));
+	}
 	out = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!out) {
 		fail(RC_FAIL, "%s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		goto fail;
 	}
 	for (s = in.p, end = in.p + in.len; s && s < end; s = nl ? nl + 1 : NULL) {
 		size_t len;
+
+		const char *d;
+		size_t c;
 
 		nl = memchr(s, '\n', (size_t)(end - s));
 		len = nl ? (size_t)(nl - s) : (size_t)(end - s);
@@ -136,8 +196,9 @@ static int update_file(const struct sb_prefix *p, const char *add)
 			if (!sb_prefix_cmp(&lp, p))
 				continue;
 			/* an expired line would only be skipped at boot */
-			if (sb_exempt_parse_line(s, len, true, now, &op, &why) &&
-			    !strcmp(why, "until= is not in the future"))
+			data_part(s, len, &d, &c);
+			if (sb_exempt_parse_line(d, c, true, now, &op, &why) &&
+			    !strcmp(why, SB_EXEMPT_WHY_PAST))
 				continue;
 		}
 		fprintf(out, "%.*s\n", (int)len, s);
@@ -154,11 +215,20 @@ static int update_file(const struct sb_prefix *p, const char *add)
 		fail(RC_FAIL, "%s: %s", file, strerror(errno));
 		goto fail;
 	}
+	/* The rename itself, on disk: the directory synced too. */
+	snprintf(dir, sizeof(dir), "%s", file);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
 	buf_free(&in);
 	return RC_OK;
 fail:
-	if (fd >= 0)
-		unlink(tmp);
+	unlink(tmp);
 	buf_free(&in);
 	fprintf(stderr, "smtpblockctl: the module has the change; %s does not\n",
 		file);
@@ -248,15 +318,17 @@ int cmd_exempt(int argc, char **argv)
 	sb_prefix_format(&op.pfx, canon);
 	n = dur ? snprintf(line, sizeof(line), "+%s for=%u", canon, secs) :
 		  snprintf(line, sizeof(line), "+%s until=%s", canon, until);
-	if (note)
+	if (note && n > 0 && (size_t)n < sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " note=%s", note);
-	if ((size_t)n >= sizeof(line) ||
+	if (n < 0 || (size_t)n >= sizeof(line) ||
 	    sb_exempt_parse_line(line, (size_t)n, false, time(NULL), &op, &why))
 		return fail(RC_INVALID, "exempt %s: %s", canon,
 			    (size_t)n >= sizeof(line) ? "too long" : why);
 	rc = need_module();
 	if (rc)
 		return rc;
+	if (take_lock() < 0)
+		return RC_FAIL;
 	rc = write_attr("exemptions", line, (size_t)n, &err);
 	if (rc < 0)
 		return write_refused(canon, err);
@@ -264,10 +336,13 @@ int cmd_exempt(int argc, char **argv)
 		return rc;
 	rc = kernel_line(&op.pfx, k, sizeof(k));
 	if (!rc && !k[0])
-		return fail(RC_FAIL, "%s: granted, but not in the module's table (expired already?)",
-			    canon);
-	if (rc)
+		rc = fail(RC_FAIL, "%s: granted, but not in the module's table (expired already?)",
+			  canon);
+	if (rc) {
+		fprintf(stderr, "smtpblockctl: the module has the change; %s does not\n",
+			exemptions_file());
 		return rc;
+	}
 	file_line(k, f, sizeof(f));
 	rc = update_file(&op.pfx, f);
 	if (!rc && verbose)
@@ -279,7 +354,7 @@ int cmd_unexempt(int argc, char **argv)
 {
 	char q[ITEM_BUF], line[SB_PREFIX_STRLEN + 2];
 	struct sb_prefix p;
-	int rc, err, n;
+	int rc, err, n, lock;
 
 	if (argc != 1)
 		return usage_error("usage: smtpblockctl unexempt PREFIX");
@@ -288,9 +363,17 @@ int cmd_unexempt(int argc, char **argv)
 			    quote(argv[0], strlen(argv[0]), q));
 	line[0] = '-';
 	n = (int)sb_prefix_format(&p, line + 1) + 1;
+	lock = take_lock();
+	if (lock < 0)
+		return RC_FAIL;
 	rc = need_module();
-	if (rc)
+	if (rc) {
+		/* so that it does not come back at the next boot */
+		if (!update_file(&p, NULL))
+			fprintf(stderr, "smtpblockctl: %s: removed from %s only\n",
+				line + 1, exemptions_file());
 		return rc;
+	}
 	rc = write_attr("exemptions", line, (size_t)n, &err);
 	if (rc > 0)
 		return rc;
@@ -382,23 +465,26 @@ int exemptions_prepare(const char *label, struct buf *in, u32 *entries)
 
 		nl = memchr(s, '\n', (size_t)(end - s));
 		len = nl ? (size_t)(nl - s) : (size_t)(end - s);
-		const char *d = s;
+		const char *d;
 
 		line++;
-		/* the data part: up to a "#" that starts a word, trimmed */
-		for (c = 0; c < len && !(s[c] == '#' && (!c || is_blank(s[c - 1]))); c++)
-			;
-		while (c && is_blank(*d)) {
-			d++;
-			c--;
+		data_part(s, len, &d, &c);
+		if (c && memmem(d, c, " for=", 5)) {
+			/* relative to each load, it would never expire */
+			fail(RC_INVALID, "%s:%u: for= has no place in a file: write until=",
+			     label, line);
+			return RC_INVALID;
 		}
-		while (c && is_blank(d[c - 1]))
-			c--;
-		if (!sb_exempt_parse_line(d, c, true, now, &op, &why) ||
-		    strcmp(why, "until= is not in the future"))
+		if (!sb_exempt_parse_line(d, c, true, now, &op, &why))
 			continue;
-		fprintf(stderr, "smtpblockctl: %s:%u: expired, skipped\n", label,
-			line);
+		if (!strcmp(why, SB_EXEMPT_WHY_PAST))
+			fprintf(stderr, "smtpblockctl: %s:%u: expired, skipped\n",
+				label, line);
+		else if (!strcmp(why, "until= is more than 366 days ahead"))
+			fprintf(stderr, "smtpblockctl: %s:%u: until= more than 366 days ahead (is the clock right?), skipped\n",
+				label, line);
+		else
+			continue;	/* the module's parser names it below */
 		memset(s, ' ', len);
 	}
 	st = malloc(sizeof(*st));

@@ -202,17 +202,19 @@ static void find_line(const char *buf, size_t len, u32 line,
 /* The one log line of a refused write; %*pE: it cannot forge lines. */
 static void log_refused(int err, const struct sb_exempt_err *e)
 {
+	const char *why = err == -ENOENT ? "not in the table" :
+			  e->why ?: "refused";
+
 	if (err == -ENOMEM)
 		pr_warn("exemptions: out of memory, nothing changed\n");
 	else if (err == -ENOSPC)
 		pr_warn("exemptions: more than exemptions_max (%u), nothing changed\n",
 			sb_tunable(SB_EXEMPTIONS_MAX));
 	else if (!e->line)
-		pr_warn("exemptions: %s\n", e->why);
+		pr_warn("exemptions: %s\n", why);
 	else
 		pr_warn("exemptions: line %u '%*pE': %s, nothing changed\n",
-			e->line, (int)e->text_len, e->text,
-			err == -ENOENT ? "not in the table" : e->why);
+			e->line, (int)e->text_len, e->text, why);
 }
 
 /* A write: every line applied, or none (exemption.h has the format). */

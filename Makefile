@@ -122,6 +122,11 @@ check-debug:
 check-compat:
 	tests/check.sh --compat
 
+# The Debian packages installed, run under systemd (PID 1, a Debian 12
+# image booted in the VM), rebooted, purged: tests/systemd.sh.
+check-systemd:
+	tests/systemd.sh
+
 # smtpblock against nft, ipset and iptables in the VM; results in
 # bench/results/ (see README, "Benchmark").
 bench:
@@ -146,4 +151,4 @@ mutants:
 demo:
 	tests/check.sh --demo
 
-.PHONY: all module tools install install-module install-tools uninstall dkms-source deb clean unit check check-debug check-compat lint fuzz bench demo mutants
+.PHONY: all module tools install install-module install-tools uninstall dkms-source deb clean unit check check-debug check-compat check-systemd lint fuzz bench demo mutants

@@ -4,7 +4,7 @@
 #
 #   tests/vm/run.sh [--kver KVER] [--timeout SECONDS] [--append "KERNEL ARGS"]
 #                   [--out DIR] [--env NAME=VALUE]... [--qemu-arg ARG]...
-#                   -- COMMAND [ARGS...]
+#                   [--image DISK] -- COMMAND [ARGS...]
 #   tests/vm/run.sh --check-log FILE     # only the kernel-log scanner:
 #                                        # prints the first bad line, exit 1
 #
@@ -17,6 +17,16 @@
 #   --qemu-arg ARG   one more qemu argument, after ours (repeatable); qemu
 #                    takes the last of a repeated option, so
 #                    `--qemu-arg -smp --qemu-arg 1` replaces our -smp 2
+#   --image DISK     boot a copy of DISK (an ext4 image made by
+#                    systemd-image.sh) read-write, with its own systemd as
+#                    PID 1, instead of the host's / with guest-init.sh; the
+#                    host's / is at /host (read-only), the --out dir at
+#                    /mnt/out (SMTPBLOCK_VM_OUT), COMMAND runs from a unit
+#                    once the system is up, in /host + the host's cwd. If
+#                    COMMAND creates $SMTPBLOCK_VM_OUT/.vm/reboot, the guest
+#                    reboots and the same disk boots again (at most
+#                    $MAX_BOOTS boots; SMTPBLOCK_VM_BOOT counts them).
+#                    --timeout then applies to each boot.
 #
 # Why a VM: the host kernel cannot load modules.  Why TCG: /dev/kvm exists
 # but stock kernels hang under it on these hosts (see RIG-NOTES.md).
@@ -124,6 +134,9 @@ OPT_APPEND=""
 OPT_OUT=""
 OPT_ENV=()
 OPT_QEMU=()
+OPT_IMAGE=""
+MAX_BOOTS=4
+BOOT=1
 CMD=()
 
 log() { echo "run.sh: $*" >&2; }
@@ -152,6 +165,9 @@ parse_args() {
 			[[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE"
 			OPT_ENV+=("$2"); shift 2 ;;
 		--qemu-arg) OPT_QEMU+=("${2:?--qemu-arg needs a value}"); shift 2 ;;
+		--image)
+			[ -r "${2:-}" ] || die "--image needs a readable disk image"
+			OPT_IMAGE=$2; shift 2 ;;
 		--check-log)
 			[ -r "${2:-}" ] || die "--check-log needs a readable file"
 			scan_kernel_log "$2"; exit $? ;;
@@ -196,7 +212,7 @@ prepare_out_dir() {
 		OUT=$(mktemp -d "${TMPDIR:-/tmp}/smtpblock-vm.XXXXXX")
 		OUT=$(cd "$OUT" && pwd -P)
 	fi
-	rm -rf "$OUT/rc" "$OUT/rc.tmp" "$OUT/tainted" "$OUT/console.log" "$OUT/dmesg.log" "$OUT/.vm"
+	rm -rf "$OUT/rc" "$OUT/rc.tmp" "$OUT"/tainted* "$OUT/console.log" "$OUT"/dmesg*.log "$OUT/.vm"
 	mkdir -p "$OUT/.vm"
 }
 
@@ -209,7 +225,14 @@ write_job() {
 	printf '%s\n' "$cwd" >"$OUT/.vm/cwd"
 	{
 		echo "# written by tests/vm/run.sh"
-		echo "cd -- $(sq "$cwd") || exit 126"
+		if [ -n "$OPT_IMAGE" ]; then
+			echo "cd -- $(sq "/host$cwd") || exit 126"
+			echo "export HOME=/root LANG=C.UTF-8 SMTPBLOCK_VM=1 SMTPBLOCK_VM_OUT=/mnt/out"
+			# shellcheck disable=SC2016 # expanded in the guest
+			echo 'SMTPBLOCK_VM_BOOT=$(cat /mnt/out/.vm/boot); export SMTPBLOCK_VM_BOOT'
+		else
+			echo "cd -- $(sq "$cwd") || exit 126"
+		fi
 		for a in "${OPT_ENV[@]}"; do echo "export $(sq "$a")"; done
 		printf 'exec'
 		for a in "${CMD[@]}"; do printf ' %s' "$(sq "$a")"; done
@@ -221,7 +244,9 @@ write_job() {
 initramfs_module_paths() {
 	local m verb path _
 	local -A seen=()
-	for m in "${INITRAMFS_MODULES[@]}"; do
+	local mods=("${INITRAMFS_MODULES[@]}")
+	[ -z "$OPT_IMAGE" ] || mods+=(virtio_blk ext4)
+	for m in "${mods[@]}"; do
 		modprobe -d "$KTREE" -S "$KVER" --show-depends --ignore-install "$m" ||
 			die "modprobe --show-depends $m failed for $KTREE"
 	done | while read -r verb path _; do
@@ -247,6 +272,25 @@ copy_module() {
 	basename "${name%.ko*}.ko"
 }
 
+# With --image: the disk is the root (read-write), the host's / and the
+# --out dir are shared below it, and the image's systemd is PID 1.
+# Mounts under /newroot survive switch_root; /dev moves there, where
+# systemd expects a devtmpfs already.
+image_mode_init() {
+	[ -n "$OPT_IMAGE" ] || return 0
+	cat <<EOF
+umount /newroot
+mount -t devtmpfs devtmpfs /dev || die "cannot mount devtmpfs"
+mount -t ext4 -o rw /dev/vda /newroot || die "cannot mount the disk image"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=$NINEP_MSIZE,ro,cache=loose hostroot /newroot/host ||
+	die "cannot mount the host root at /host"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=$NINEP_MSIZE,cache=none,rw smtpout /newroot/mnt/out ||
+	die "cannot mount the out share"
+mount -o move /dev /newroot/dev
+exec switch_root /newroot /sbin/init
+EOF
+}
+
 # The initramfs /init: load 9p, mount the host's / read-only, switch_root
 # into guest-init.sh.  switch_root, not chroot: inside a chroot
 # unshare(CLONE_NEWUSER) fails with EPERM.
@@ -266,6 +310,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=$NINEP_MSIZE,ro,cache=loose h
 	die "cannot mount the host root over 9p"
 [ -x $(sq "/newroot$VM_DIR/guest-init.sh") ] || die "no $(sq "$VM_DIR/guest-init.sh") in the host root"
 umount /proc
+$(image_mode_init)
 export SMTPBLOCK_VM_OUT=$(sq "$OUT") SMTPBLOCK_VM_KTREE=$(sq "$KTREE") SMTPBLOCK_VM_MSIZE=$NINEP_MSIZE
 exec switch_root /newroot $(sq "$VM_DIR/guest-init.sh")
 EOF
@@ -298,18 +343,42 @@ build_initramfs() {
 # the "opt/" prefix (it is SeaBIOS' documented name), so drop that warning.
 run_qemu() {
 	local append="console=ttyS0 panic=-1 loglevel=5 printk.time=1"
+	# systemd's boot and shutdown status only when a unit fails or waits.
+	[ -z "$OPT_IMAGE" ] || append+=" systemd.show_status=auto"
 	[ -z "$OPT_APPEND" ] || append+=" $OPT_APPEND"
 	local rc=0 kernel=${VMLINUX:-$VMLINUZ} out=${OUT//,/,,} # qemu doubles commas
+	local log=$out/console.log disk=()
+	[ "$BOOT" -eq 1 ] || log+=,logappend=on
+	# cache=unsafe: the copy is thrown away; qemu still writes it out at exit.
+	[ -z "$OPT_IMAGE" ] ||
+		disk=(-drive "file=$out/.vm/disk.img,format=raw,if=virtio,cache=unsafe")
 	timeout --foreground -k 10 "$OPT_TIMEOUT" \
 		qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 \
 		-nodefaults -nographic -no-reboot \
-		-chardev "stdio,id=con,signal=off,logfile=$out/console.log" \
+		-chardev "stdio,id=con,signal=off,logfile=$log" \
 		-serial chardev:con -fw_cfg name=etc/sercon-port,string=0 \
 		-kernel "$kernel" -initrd "$OUT/.vm/initramfs.cpio" -append "$append" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=smtpout,security_model=none,multidevs=remap" \
-		${OPT_QEMU[@]+"${OPT_QEMU[@]}"} </dev/null 2> >(grep -v 'should be prefixed with "opt/"' >&2) || rc=$?
+		${disk[@]+"${disk[@]}"} ${OPT_QEMU[@]+"${OPT_QEMU[@]}"} </dev/null 2> >(grep -v 'should be prefixed with "opt/"' >&2) || rc=$?
 	return "$rc"
+}
+
+# check_kernel WHAT: the kernel logs and taint of every boot so far.
+check_kernel() {
+	local what=$1 f hit tainted
+	for f in "$OUT/console.log" "$OUT"/dmesg*.log; do
+		[ -r "$f" ] || continue
+		hit=$(scan_kernel_log "$f") || fail 121 "kernel problem ($what) in $(basename "$f"): $hit"
+	done
+	for f in "$OUT"/tainted*; do
+		tainted=$(cat "$f" 2>/dev/null || echo missing)
+		[[ $tainted =~ ^[0-9]+$ ]] || fail 122 "bad taint value '$tainted' ($what)"
+		if ((tainted & ~ALLOWED_TAINT)); then
+			fail 122 "kernel tainted $tainted ($(taint_letters "$tainted")), only O and E allowed ($what)"
+		fi
+	done
+	[ -e "$OUT/tainted" ] || fail 122 "no taint value ($what)"
 }
 
 # Verdict from the files the guest left in $OUT.
@@ -323,15 +392,7 @@ check_results() {
 	rc=$(<"$OUT/rc")
 	[ "$rc" != setup-failed ] || fail 120 "guest setup failed (smtpblock-vm: lines in the log)"
 	[[ $rc =~ ^[0-9]+$ ]] || fail 120 "guest wrote a bad rc '$rc'"
-	for f in "$OUT/console.log" "$OUT/dmesg.log"; do
-		[ -r "$f" ] || continue
-		hit=$(scan_kernel_log "$f") || fail 121 "kernel problem (COMMAND rc=$rc) in $(basename "$f"): $hit"
-	done
-	tainted=$(cat "$OUT/tainted" 2>/dev/null || echo missing)
-	[[ $tainted =~ ^[0-9]+$ ]] || fail 122 "bad taint value '$tainted' (COMMAND rc=$rc)"
-	if ((tainted & ~ALLOWED_TAINT)); then
-		fail 122 "kernel tainted $tainted ($(taint_letters "$tainted")), only O and E allowed (COMMAND rc=$rc)"
-	fi
+	check_kernel "COMMAND rc=$rc"
 	return "$rc"
 }
 
@@ -343,11 +404,28 @@ main() {
 	build_initramfs
 	local qemu_rc=0 rc=0
 	# On Ctrl-C qemu exits 0 (status "guest did not finish" would mislead).
-	trap 'INTERRUPTED=1' INT TERM
-	run_qemu || qemu_rc=$?
-	trap - INT TERM
-	[ -z "${INTERRUPTED:-}" ] || { log "interrupted; partial results in $OUT"; exit 130; }
-	rm -f "$OUT/.vm/initramfs.cpio"
+	[ -z "$OPT_IMAGE" ] || cp --sparse=always "$OPT_IMAGE" "$OUT/.vm/disk.img"
+	while :; do
+		echo "$BOOT" >"$OUT/.vm/boot"
+		qemu_rc=0
+		trap 'INTERRUPTED=1' INT TERM
+		run_qemu || qemu_rc=$?
+		trap - INT TERM
+		[ -z "${INTERRUPTED:-}" ] || { log "interrupted; partial results in $OUT"; exit 130; }
+		# A reboot the job asked for: this boot's logs checked and kept.
+		if [ -z "$OPT_IMAGE" ] || [ -s "$OUT/rc" ] || [ ! -e "$OUT/.vm/reboot" ]; then
+			break
+		fi
+		[ "$BOOT" -lt "$MAX_BOOTS" ] || fail 120 "the job asked for more than $MAX_BOOTS boots"
+		rm -f "$OUT/.vm/reboot"
+		[ -e "$OUT/tainted" ] || fail 120 "boot $BOOT ended without its logs"
+		check_kernel "boot $BOOT"
+		mv "$OUT/dmesg.log" "$OUT/dmesg-boot$BOOT.log"
+		mv "$OUT/tainted" "$OUT/tainted-boot$BOOT"
+		log "boot $BOOT asked for a reboot"
+		BOOT=$((BOOT + 1))
+	done
+	rm -f "$OUT/.vm/initramfs.cpio" "$OUT/.vm/disk.img"
 	check_results "$qemu_rc" || rc=$?
 	log "COMMAND exited $rc; results in $OUT"
 	exit "$rc"

@@ -3,6 +3,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include "smtpblock/audit.h"
 #include "smtpblock/config.h"
 #include "smtpblock/exemptions.h"
 #include "smtpblock/snapshot.h"
@@ -169,6 +170,30 @@ static const struct {
 	[SB_SETTING_PORTS] = { "ports", parse_ports, apply_ports },
 };
 
+/* The audit line's value= of setting @id in @cfg: one word. */
+static void audit_setting(enum sb_setting_id id, const struct sb_config *cfg)
+{
+	char value[SB_MAX_PORTS * 6 + 1] = "";
+	int len = 0;
+	u16 i;
+
+	switch (id) {
+	case SB_SETTING_ENABLED:
+		snprintf(value, sizeof(value), "%d", cfg->enabled);
+		break;
+	case SB_SETTING_MODE:
+		strscpy(value, sb_mode_name(cfg->mode), sizeof(value));
+		break;
+	case SB_SETTING_PORTS:
+		for (i = 0; i < cfg->ports.n; i++)
+			len += scnprintf(value + len, sizeof(value) - len,
+					 "%s%u", i ? "," : "",
+					 cfg->ports.port[i]);
+		break;
+	}
+	sb_audit_value(settings[id].name, value);
+}
+
 /* Parses a write to a setting, then publishes a changed copy. */
 int sb_config_set(enum sb_setting_id id, const char *buf, size_t len)
 {
@@ -186,6 +211,7 @@ int sb_config_set(enum sb_setting_id id, const char *buf, size_t len)
 	if (next) {
 		settings[id].apply(next, &v);
 		config_publish(next, NULL);
+		audit_setting(id, next);
 	}
 	mutex_unlock(&sb_config_mutex);
 	if (!next) {
@@ -309,6 +335,7 @@ int sb_config_write_list(enum sb_list which, const char *buf, size_t len,
 		pr_warn("%s: out of memory, nothing changed\n", list_names[which]);
 		goto out;
 	}
+	sb_audit_entries(list_names[which], sb_set_count(set), NULL);
 	/* "while read p; do echo $p; done > campus" keeps only the last. */
 	if (later && w.replace && !w.flush)
 		pr_warn("%s: a write after others through the same open file replaced the whole list (each write() is applied alone)\n",
@@ -324,8 +351,12 @@ int sb_config_replace_list(enum sb_list which, struct sb_prefix_set *set)
 {
 	int err;
 
+	u32 entries = sb_set_count(set);
+
 	mutex_lock(&sb_lists_mutex);
 	err = publish_list_locked(which, set);
+	if (!err)
+		sb_audit_entries(list_names[which], entries, "bulk");
 	mutex_unlock(&sb_lists_mutex);
 	return err;
 }

@@ -18,6 +18,7 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
+#include "smtpblock/audit.h"
 #include "smtpblock/compat.h"
 #include "smtpblock/config.h"
 #include "smtpblock/exemptions.h"
@@ -138,7 +139,7 @@ static void expire(struct work_struct *work)
 	struct sb_exempt_table *t, *next;
 	struct sb_exempt_op *ops;
 	struct timespec64 ts;
-	u32 i, k = 0, bad;
+	u32 i, k = 0, n = 0, bad;
 	int err = -ENOMEM;
 	s64 now;
 
@@ -168,8 +169,12 @@ static void expire(struct work_struct *work)
 	if (ops)
 		err = sb_exempt_build(t, false, &ops, k, SB_EXEMPTIONS_LIMIT,
 				      &next, &bad);
-	if (!err)
+	if (!err) {
+		n = next->n;
 		err = publish_locked(next, "expired");
+	}
+	if (!err)
+		sb_audit_entries("exemptions", n, "expiry");
 	kvfree(ops);
 	if (err) {
 		/* (they already no longer apply: the packet path checks) */
@@ -242,6 +247,8 @@ int sb_exemptions_write(const char *buf, size_t len)
 		/* a flush replaces the table: one line, as for a bulk load */
 		err = publish_locked(next, w.flush ? NULL : "removed");
 	}
+	if (!err)
+		sb_audit_entries("exemptions", after, NULL);
 	mutex_unlock(&sb_exempt_mutex);
 	if (!err && w.flush)
 		pr_info("exemptions flushed removed=%u entries=%u\n", before,
@@ -285,6 +292,8 @@ int sb_exemptions_replace(struct sb_exempt_op **ops, u32 n, u32 *entries,
 		*entries = next->n;
 		err = publish_locked(next, NULL);
 	}
+	if (!err)
+		sb_audit_entries("exemptions", *entries, "bulk");
 	mutex_unlock(&sb_exempt_mutex);
 	return err;
 }

@@ -7,6 +7,7 @@
  * so that no packet arrives before everything it needs exists.
  */
 #include <linux/module.h>
+#include "smtpblock/audit.h"
 #include "smtpblock/bulk.h"
 #include "smtpblock/config.h"
 #include "smtpblock/exemptions.h"
@@ -21,6 +22,7 @@ static int __init smtpblock_init(void)
 {
 	int err;
 
+	sb_audit_init();
 	err = sb_tunables_init();
 	if (err)
 		return err;

@@ -10,6 +10,7 @@
 #include <linux/kobject.h>
 #include <linux/ratelimit.h>
 #include <linux/sysfs.h>
+#include "smtpblock/audit.h"
 #include "smtpblock/bulk.h"
 #include "smtpblock/compat.h"
 #include "smtpblock/config.h"
@@ -20,6 +21,7 @@
 #include "smtpblock/stats.h"
 #include "smtpblock/sysfs.h"
 #include "smtpblock/tunables.h"
+#include "smtpblock/utc.h"
 
 static struct kobject *sb_kobj;
 
@@ -372,6 +374,25 @@ static ssize_t memory_bytes_show(struct kobject *kobj,
 
 static struct kobj_attribute memory_bytes_attr = __ATTR_RO(memory_bytes);
 
+/* The audit trail's generation and time of the last change (audit.h). */
+static ssize_t generation_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", sb_audit_generation());
+}
+
+static ssize_t changed_at_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	char when[SB_UTC_STRLEN];
+
+	sb_format_utc(sb_audit_changed_at(), when);
+	return sysfs_emit(buf, "%s\n", when);
+}
+
+static struct kobj_attribute generation_attr = __ATTR_RO(generation);
+static struct kobj_attribute changed_at_attr = __ATTR_RO(changed_at);
+
 /* Gauges: list sizes, without rendering the lists. */
 struct sb_entries_attr {
 	struct kobj_attribute attr;
@@ -408,6 +429,8 @@ static struct attribute *sb_stat_attrs[] = {
 	&stat_offenders_evicted_attr.attr.attr,
 	&stat_log_suppressed_attr.attr.attr,
 	&memory_bytes_attr.attr,
+	&generation_attr.attr,
+	&changed_at_attr.attr,
 	&campus_entries_attr.attr.attr,
 	&relays_entries_attr.attr.attr,
 	NULL

@@ -2,6 +2,7 @@
 /* The numeric settings of the offender table and the reports. */
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include "smtpblock/audit.h"
 #include "smtpblock/exemption.h"
 #include "smtpblock/offenders.h"
 #include "smtpblock/parse.h"
@@ -96,6 +97,7 @@ const char *sb_tunable_name(enum sb_tunable t)
 int sb_tunable_set(enum sb_tunable t, const char *buf, size_t len)
 {
 	struct sb_parse_err perr;
+	char value[12];
 	u32 v;
 	int err = sb_u32_parse(buf, len, tunables[t].min, tunables[t].max, &v,
 			       &perr);
@@ -109,8 +111,11 @@ int sb_tunable_set(enum sb_tunable t, const char *buf, size_t len)
 	mutex_lock(&sb_tunables_mutex);
 	if (tunables[t].apply)
 		err = tunables[t].apply(v);
-	if (!err)
+	if (!err) {
 		WRITE_ONCE(*tunables[t].val, v);
+		snprintf(value, sizeof(value), "%u", v);
+		sb_audit_value(tunables[t].name, value);
+	}
 	mutex_unlock(&sb_tunables_mutex);
 	if (err)
 		pr_warn("%s: out of memory, nothing changed\n", tunables[t].name);

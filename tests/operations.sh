@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # smtpblock operations selftests: bulk loads of whole lists (any size,
-# atomic, one at a time), smtpblockctl and the boot-time apply script.
+# atomic, one at a time), smtpblockctl, the boot-time apply script and
+# the audit trail of configuration changes.
 # Same topology and conventions as tests/smtpblock.sh (see its picture).
 #
 # Usage: tests/operations.sh [-k smtpblock.ko] [TEST...]
@@ -585,7 +586,89 @@ test_apply_script() {
 	unload
 }
 
+# audit WHAT DETAIL COMM: the change just made left one audit line, this
+# one, with the generation after $gen; stats/generation says the same.
+# DETAIL: "entries=N", "value=V", ...
+gen=0 naudit=0
+audit_lines() { klog | grep '^smtpblock: config changed ' > $TMP/audit; }
+audit() {
+	local want="smtpblock: config changed what=$1 generation=$((gen + 1)) $2 uid=0 comm=$3"
+	audit_lines
+	assert_eq "$(wc -l < $TMP/audit)" $((naudit + 1)) "audit lines after a change of $1"
+	assert_eq "$(tail -n 1 $TMP/audit)" "$want" "audit line of $1"
+	gen=$((gen + 1)) naudit=$((naudit + 1))
+	assert_eq "$(counter generation)" $gen "stats/generation after $1"
+}
+# no_audit WHAT: a refused write left no audit line, the same generation.
+no_audit() {
+	audit_lines
+	assert_eq "$(wc -l < $TMP/audit)" $naudit "audit lines after a refused $1 write"
+	assert_eq "$(counter generation)" $gen "stats/generation after a refused $1 write"
+}
+reached_expiry() { klog | grep -q 'what=exemptions .* via=expiry'; }
+
+# Every kind of change leaves one audit line with the writer, and the
+# generation grows by one; a refused write leaves none.
+test_audit_trail() {
+	local iso='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$' t0 me
+	# The writer's name when this shell writes (a script's own name).
+	read -r me < /proc/$BASHPID/comm
+	dmesg -C
+	load_default
+	naudit=0
+	gen=$(counter generation)
+	assert_eq "$gen" 1 "generation at load"
+	t0=$(sysval stats/changed_at)
+	[[ $t0 =~ $iso ]] || fail "changed_at at load: $t0"
+	printf 0 > $SYS/enabled
+	audit enabled value=0 "$me"
+	ctl 0 set enabled 1
+	audit enabled value=1 smtpblockctl
+	ctl 0 set mode reject
+	audit mode value=reject smtpblockctl
+	ctl 0 set ports 587 25 2525
+	audit ports value=25,587,2525 smtpblockctl
+	ctl 0 set ports 25
+	audit ports value=25 smtpblockctl
+	printf '%s\n' 10.0.0.0/8 2001:db8:c::/48 10.99.0.0/16 > $TMP/campus
+	ctl 0 load campus $TMP/campus
+	audit campus "entries=3 via=bulk" smtpblockctl
+	ctl 0 add relays 192.0.2.25
+	audit relays entries=5 smtpblockctl
+	ctl 0 set offenders_max 1000
+	audit offenders_max value=1000 smtpblockctl
+	printf '%s\n' "+$CL4 for=3600 note=INC-1" > $TMP/write && cat $TMP/write > $SYS/exemptions
+	audit exemptions entries=1 cat
+	printf '%s\n' $RL4 $RL6 192.0.2.25 192.0.2.26 > $TMP/relays
+	bulk relays $TMP/relays || fail "bulk relays"
+	audit relays "entries=4 via=bulk" "$me"
+	printf '%s\n' "$CL4 for=2" "10.0.1.3 for=3600" > $TMP/ex
+	bulk exemptions $TMP/ex || fail "bulk exemptions"
+	audit exemptions "entries=2 via=bulk" "$me"
+	wait_until 6 reached_expiry || fail "no audit line for the expiry"
+	audit exemptions "entries=1 via=expiry" "$(klog | sed -n 's/.*via=expiry uid=0 comm=//p')"
+	# The writer's name is one word, whatever it calls itself.
+	ln -s "$CTL" "$TMP/sb ctl=x"
+	"$TMP/sb ctl=x" set mode drop || fail "smtpblockctl by another name"
+	audit mode value=drop "sb_ctl_x"
+	t0=$(sysval stats/changed_at)
+	[[ $t0 =~ $iso ]] || fail "changed_at: $t0"
+	[ "$(date -u -d "${t0%Z}" +%s)" -ge $(($(date -u +%s) - 30)) ] ||
+		fail "changed_at $t0 is not the last change's time"
+	# Refused writes: no line, the same generation.
+	nlines=$(klog | grep -c 'config changed')
+	expect_write EINVAL mode bogus
+	no_audit mode
+	expect_write EINVAL campus 10.1.2.3/8
+	no_audit campus
+	expect_write EINVAL offenders_max 0
+	no_audit offenders_max
+	printf 1 > $SYS/report
+	no_audit report
+	unload
+}
+
 ALL_TESTS="bulk_basic bulk_large bulk_errors bulk_concurrent bulk_abandoned
 bulk_timeout_sysfs bulk_load_ids list_entries list_limit bulk_atomic_under_load
-read_consistent read_readers smtpblockctl apply_script"
+read_consistent read_readers smtpblockctl apply_script audit_trail"
 run_suite ${*:-$ALL_TESTS}

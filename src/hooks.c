@@ -72,6 +72,8 @@ static unsigned int sb_verdict(enum sb_pkt_kind kind, const struct sb_pkt *pkt,
 	cfg = rcu_dereference(sb_live_config);
 	if (!cfg->enabled || !sb_is_watched_syn(kind, pkt, &cfg->port_map))
 		return NF_ACCEPT;
+	if (unlikely(kind == SB_PKT_HIDDEN))
+		sb_stats_inc(SB_STAT_HIDDEN + pkt->hidden);
 	class = sb_classify(cfg->campus, cfg->relays, pkt);
 	if (class == SB_CLASS_BLOCKED && unlikely(cfg->exempt) &&
 	    exempted(cfg->exempt, pkt))

@@ -192,6 +192,9 @@ int sb_offender_line(const struct sb_offender *o, bool detail, char *buf,
 		     "src=%s syns=%llu dsts=%u first=%s last=%s dport=%u action=%s",
 		     src, (unsigned long long)o->syns, sb_offender_dsts(o),
 		     first, last, o->dport, sb_mode_name(o->action));
+	/* Only for a source that sent them: other lines stay as they were. */
+	if (o->hidden && n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, " hidden=%u", o->hidden);
 	if (!detail || n < 0 || (size_t)n >= size)
 		return n;
 	sb_addr_format(&o->last_dst, dst);

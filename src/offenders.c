@@ -107,6 +107,8 @@ bool sb_offenders_record(const struct sb_pkt *pkt, u8 hook, u8 action,
 	fresh = how != SB_CLAIM_FOUND || o->period + 1 < period;
 	sb_offender_record(o, &pkt->dst, pkt->dport, hook, action, &now, period,
 			   &t->prf_key);
+	if (pkt->hidden && o->hidden < U32_MAX)
+		o->hidden++;
 	spin_unlock_bh(&t->locks[set]);
 	if (how == SB_CLAIM_EVICTED)
 		sb_stats_inc(SB_STAT_OFFENDERS_EVICTED);

@@ -36,6 +36,27 @@ static u64 get_be64(const u8 *p)
 	return (u64)get_be32(p) << 32 | get_be32(p + 4);
 }
 
+static const char *const hidden_names[SB_HIDDEN_COUNT] = {
+	[SB_HIDDEN_NONE] = "none",
+	[SB_HIDDEN_CUT_BEFORE_FLAGS] = "cut_before_flags",
+	[SB_HIDDEN_OFFSET_8] = "offset_8",
+	[SB_HIDDEN_V6_FRAGMENT_EXTHDR] = "v6_fragment_exthdr",
+	[SB_HIDDEN_V6_CHAIN_TRUNCATED] = "v6_chain_truncated",
+	[SB_HIDDEN_V6_CHAIN_TOO_LONG] = "v6_chain_too_long",
+	[SB_HIDDEN_IPV4_HEADER_SHORT] = "ipv4_header_short",
+};
+
+const char *sb_hidden_name(enum sb_hidden why)
+{
+	return why < SB_HIDDEN_COUNT ? hidden_names[why] : "none";
+}
+
+static enum sb_pkt_kind hidden(struct sb_pkt *pkt, enum sb_hidden why)
+{
+	pkt->hidden = (u8)why;
+	return SB_PKT_HIDDEN;
+}
+
 static enum sb_pkt_kind read_tcp(const struct sb_pkt_src *src, u32 thoff,
 				 struct sb_pkt *pkt)
 {
@@ -43,7 +64,7 @@ static enum sb_pkt_kind read_tcp(const struct sb_pkt_src *src, u32 thoff,
 	const u8 *th = sb_pkt_read(src, thoff, TCP_NEED, buf);
 
 	if (!th)
-		return SB_PKT_HIDDEN;
+		return hidden(pkt, SB_HIDDEN_CUT_BEFORE_FLAGS);
 	pkt->dport = (u16)(th[2] << 8 | th[3]);
 	pkt->tcp_flags = th[13];
 	return SB_PKT_TCP;
@@ -66,9 +87,11 @@ enum sb_pkt_kind sb_pkt_parse4(const struct sb_pkt_src *src, struct sb_pkt *pkt)
 	frag_units = (u32)(iph[6] & 0x1f) << 8 | iph[7];
 	if (frag_units >= 2)
 		return SB_PKT_OTHER;
+	if (frag_units == 1)
+		return hidden(pkt, SB_HIDDEN_OFFSET_8);
 	ihl = (u32)(iph[0] & 0x0f) * 4;
-	if (frag_units == 1 || ihl < 20)
-		return SB_PKT_HIDDEN;
+	if (ihl < 20)
+		return hidden(pkt, SB_HIDDEN_IPV4_HEADER_SHORT);
 	return read_tcp(src, ihl, pkt);
 }
 
@@ -98,10 +121,13 @@ static bool v6_is_exthdr(u8 nexthdr)
  * another extension header, where TCP begins is unknown, so any offset
  * may overlap it.
  */
-static enum sb_pkt_kind v6_later_fragment(u8 nexthdr, u32 frag_units)
+static enum sb_pkt_kind v6_later_fragment(struct sb_pkt *pkt, u8 nexthdr,
+					  u32 frag_units)
 {
-	if (frag_units == 1 || v6_is_exthdr(nexthdr))
-		return SB_PKT_HIDDEN;
+	if (frag_units == 1)
+		return hidden(pkt, SB_HIDDEN_OFFSET_8);
+	if (v6_is_exthdr(nexthdr))
+		return hidden(pkt, SB_HIDDEN_V6_FRAGMENT_EXTHDR);
 	return SB_PKT_OTHER;
 }
 
@@ -130,11 +156,11 @@ enum sb_pkt_kind sb_pkt_parse6(const struct sb_pkt_src *src, struct sb_pkt *pkt)
 		/* Every extension header starts with next header and length. */
 		h = sb_pkt_read(src, off, 8, buf);
 		if (!h)
-			return SB_PKT_HIDDEN;
+			return hidden(pkt, SB_HIDDEN_V6_CHAIN_TRUNCATED);
 		if (nexthdr == V6_FRAGMENT) {
 			frag_units = (u32)(h[2] << 8 | h[3]) >> 3;
 			if (frag_units)
-				return v6_later_fragment(h[0], frag_units);
+				return v6_later_fragment(pkt, h[0], frag_units);
 			off += 8;
 		} else if (nexthdr == V6_AH) {
 			off += ((u32)h[1] + 2) * 4;
@@ -143,5 +169,5 @@ enum sb_pkt_kind sb_pkt_parse6(const struct sb_pkt_src *src, struct sb_pkt *pkt)
 		}
 		nexthdr = h[0];
 	}
-	return SB_PKT_HIDDEN;
+	return hidden(pkt, SB_HIDDEN_V6_CHAIN_TOO_LONG);
 }

@@ -94,8 +94,10 @@ void sb_report_blocked(const struct sb_pkt *pkt, u8 hook, u8 action)
 	sb_okey_from_src(&pkt->src, &key);
 	sb_okey_format(&key, src);
 	sb_addr_format(&pkt->dst, dst);
-	pr_info("blocked src=%s dst=%s dport=%u hook=%s action=%s\n", src, dst,
-		pkt->dport, sb_hook_name(hook), sb_mode_name(action));
+	pr_info("blocked src=%s dst=%s dport=%u hook=%s action=%s%s%s\n", src,
+		dst, pkt->dport, sb_hook_name(hook), sb_mode_name(action),
+		pkt->hidden ? " hidden=" : "",
+		pkt->hidden ? sb_hidden_name(pkt->hidden) : "");
 }
 
 /* The offenders file: a text per reader (snapshot.h; root: CAP_NET_ADMIN). */

@@ -363,6 +363,14 @@ SB_LEAF_ATTR(dropped, SB_STAT_DROPPED);
 SB_LEAF_ATTR(rejected, SB_STAT_REJECTED);
 SB_LEAF_ATTR(monitored, SB_STAT_MONITORED);
 SB_LEAF_ATTR(offenders_evicted, SB_STAT_OFFENDERS_EVICTED);
+#define SB_HIDDEN_ATTR(name, why) \
+	SB_LEAF_ATTR(hidden_##name, SB_STAT_HIDDEN + SB_HIDDEN_##why)
+SB_HIDDEN_ATTR(cut_before_flags, CUT_BEFORE_FLAGS);
+SB_HIDDEN_ATTR(offset_8, OFFSET_8);
+SB_HIDDEN_ATTR(v6_fragment_exthdr, V6_FRAGMENT_EXTHDR);
+SB_HIDDEN_ATTR(v6_chain_truncated, V6_CHAIN_TRUNCATED);
+SB_HIDDEN_ATTR(v6_chain_too_long, V6_CHAIN_TOO_LONG);
+SB_HIDDEN_ATTR(ipv4_header_short, IPV4_HEADER_SHORT);
 SB_LEAF_ATTR(log_suppressed, SB_STAT_LOG_SUPPRESSED);
 
 /* Not a counter but a gauge: the bytes of the live lookup structures. */
@@ -428,6 +436,12 @@ static struct attribute *sb_stat_attrs[] = {
 	&stat_monitored_attr.attr.attr,
 	&stat_offenders_evicted_attr.attr.attr,
 	&stat_log_suppressed_attr.attr.attr,
+	&stat_hidden_cut_before_flags_attr.attr.attr,
+	&stat_hidden_offset_8_attr.attr.attr,
+	&stat_hidden_v6_fragment_exthdr_attr.attr.attr,
+	&stat_hidden_v6_chain_truncated_attr.attr.attr,
+	&stat_hidden_v6_chain_too_long_attr.attr.attr,
+	&stat_hidden_ipv4_header_short_attr.attr.attr,
 	&memory_bytes_attr.attr,
 	&generation_attr.attr,
 	&changed_at_attr.attr,

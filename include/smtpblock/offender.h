@@ -53,6 +53,7 @@ struct sb_offender {
 	u16 dport;		/* of the last block */
 	u32 period;		/* the report period of the last block */
 	u64 syns;
+	u32 hidden;		/* of them, packets that hid port or flags */
 	s64 first;		/* UTC seconds, printed */
 	s64 last;
 	s64 seen;		/* boot-time seconds of the last block: its age */

@@ -8,6 +8,7 @@
 #define SMTPBLOCK_STATS_H
 
 #include <linux/types.h>
+#include "smtpblock/packet.h"
 
 /* Order matters: sysfs shows syn_seen and blocked as sums of ranges. */
 enum sb_stat {
@@ -20,7 +21,13 @@ enum sb_stat {
 	/* Not watched SYNs: the offender table and the kernel log. */
 	SB_STAT_OFFENDERS_EVICTED,
 	SB_STAT_LOG_SUPPRESSED,
-	SB_STAT_COUNT
+	/*
+	 * Watched SYNs (a subset of syn_seen, whatever their class) that
+	 * hid their port or flags: one per enum sb_hidden reason, from
+	 * SB_STAT_HIDDEN + SB_HIDDEN_CUT_BEFORE_FLAGS (NONE's slot unused).
+	 */
+	SB_STAT_HIDDEN,
+	SB_STAT_COUNT = SB_STAT_HIDDEN + SB_HIDDEN_COUNT
 };
 
 int sb_stats_init(void);

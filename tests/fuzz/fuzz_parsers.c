@@ -168,10 +168,17 @@ static void fuzz_packet(const unsigned char *d, size_t n)
 	struct sb_pkt_src src = { d, (u32)n };
 	struct sb_pkt pkt;
 
+	enum sb_pkt_kind kind;
+
+	/* A reason exactly for what is hidden (stats/hidden_<reason>). */
 	memset(&pkt, 0, sizeof(pkt));
-	sb_pkt_parse4(&src, &pkt);
+	kind = sb_pkt_parse4(&src, &pkt);
+	must((kind == SB_PKT_HIDDEN) == (pkt.hidden != SB_HIDDEN_NONE) &&
+	     pkt.hidden < SB_HIDDEN_COUNT, "IPv4 hidden reason");
 	memset(&pkt, 0, sizeof(pkt));
-	sb_pkt_parse6(&src, &pkt);
+	kind = sb_pkt_parse6(&src, &pkt);
+	must((kind == SB_PKT_HIDDEN) == (pkt.hidden != SB_HIDDEN_NONE) &&
+	     pkt.hidden < SB_HIDDEN_COUNT, "IPv6 hidden reason");
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)

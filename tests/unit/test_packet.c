@@ -21,6 +21,9 @@ static enum sb_pkt_kind parse6(u32 len, struct sb_pkt *p)
 	return sb_pkt_parse6(&src, p);
 }
 
+/* SB_PKT_HIDDEN, and for that reason (stats/hidden_<reason>). */
+#define HIDDEN(call, why) CHECK((call) == SB_PKT_HIDDEN && p.hidden == (why))
+
 static void put_tcp(u8 *th, u16 dport, u8 flags)
 {
 	memset(th, 0, 20);
@@ -83,17 +86,17 @@ static void ipv4_evasion(void)
 	len = build4(5, 0x2000, 6, 25, SB_TCP_SYN);
 	CHECK(parse4(len, &p) == SB_PKT_TCP && p.dport == 25);
 	/* First fragment cut before the flags, or before the ports. */
-	CHECK(parse4(20 + 13, &p) == SB_PKT_HIDDEN);
-	CHECK(parse4(20 + 8, &p) == SB_PKT_HIDDEN);
-	CHECK(parse4(20 + 2, &p) == SB_PKT_HIDDEN);
-	CHECK(parse4(20, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(20 + 13, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse4(20 + 8, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse4(20 + 2, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse4(20, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
 	CHECK(parse4(20 + 14, &p) == SB_PKT_TCP);
 	/* Offset 8 overwrites the flags on reassembly. */
 	len = build4(5, 0x0001, 6, 80, 0);
-	CHECK(parse4(len, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(len, &p), SB_HIDDEN_OFFSET_8);
 	CHECK(p.src.v4 == 0x0a010203);	/* still classifiable */
 	len = build4(5, 0x2001, 6, 80, 0);
-	CHECK(parse4(len, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(len, &p), SB_HIDDEN_OFFSET_8);
 	/* Offset 16 and beyond cannot touch ports or flags. */
 	len = build4(5, 0x0002, 6, 25, SB_TCP_SYN);
 	CHECK(parse4(len, &p) == SB_PKT_OTHER);
@@ -102,12 +105,12 @@ static void ipv4_evasion(void)
 	/* Header length below the minimum, options running past the end. */
 	len = build4(5, 0, 6, 25, SB_TCP_SYN);
 	pkt[0] = 0x44;
-	CHECK(parse4(len, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(len, &p), SB_HIDDEN_IPV4_HEADER_SHORT);
 	pkt[0] = 0x40;
-	CHECK(parse4(len, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(len, &p), SB_HIDDEN_IPV4_HEADER_SHORT);
 	len = build4(15, 0, 6, 25, SB_TCP_SYN);
-	CHECK(parse4(60 + 10, &p) == SB_PKT_HIDDEN);
-	CHECK(parse4(50, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse4(60 + 10, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse4(50, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
 }
 
 /* IPv6 header, then @next headers laid out by the caller from byte 40. */
@@ -169,9 +172,9 @@ static void ipv6(void)
 	off = put_ext(off, 254, 6, 8);
 	put_tcp(pkt + off, 25, SB_TCP_SYN);
 	CHECK(parse6(off + 20, &p) == SB_PKT_TCP && p.dport == 25);
-	CHECK(parse6(off + 13, &p) == SB_PKT_HIDDEN);
-	CHECK(parse6(off, &p) == SB_PKT_HIDDEN);
-	CHECK(parse6(off - 3, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(off + 13, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse6(off, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
+	HIDDEN(parse6(off - 3, &p), SB_HIDDEN_V6_CHAIN_TRUNCATED);
 
 	/* Not TCP: UDP, ESP (opaque), no next header. */
 	build6_header(17);
@@ -193,26 +196,26 @@ static void ipv6_evasion(void)
 	put_frag(40, 6, 0, true);
 	put_tcp(pkt + 48, 25, SB_TCP_SYN);
 	CHECK(parse6(68, &p) == SB_PKT_TCP && p.dport == 25);
-	CHECK(parse6(48 + 8, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(48 + 8, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);
 	/* Header chain continued in a later fragment (RFC 7112 breach). */
 	build6_header(44);
 	put_frag(40, 60, 0, true);
-	CHECK(parse6(48, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(48, &p), SB_HIDDEN_V6_CHAIN_TRUNCATED);
 	/* Later fragments of TCP: only offset 8 overlaps ports/flags. */
 	build6_header(44);
 	put_frag(40, 6, 1, false);
-	CHECK(parse6(64, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(64, &p), SB_HIDDEN_OFFSET_8);
 	put_frag(40, 6, 2, false);
 	CHECK(parse6(64, &p) == SB_PKT_OTHER);
 	/* Receivers take the protocol from the first fragment: offset 8 is
 	 * suspect whatever this fragment's next header claims. */
 	put_frag(40, 17, 1, true);
-	CHECK(parse6(64, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(64, &p), SB_HIDDEN_OFFSET_8);
 	put_frag(40, 17, 2, true);
 	CHECK(parse6(64, &p) == SB_PKT_OTHER);
 	/* A later fragment whose fragmentable part starts with options. */
 	put_frag(40, 60, 5, true);
-	CHECK(parse6(64, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(64, &p), SB_HIDDEN_V6_FRAGMENT_EXTHDR);
 	/* Up to SB_MAX_EXTHDRS headers are walked; more is evasion. */
 	for (i = 0; i < SB_MAX_EXTHDRS + 1; i++) {
 		build6_header(60);
@@ -223,12 +226,14 @@ static void ipv6_evasion(void)
 		CHECKF(parse6(off + 28, &p) ==
 		       (i + 1 <= SB_MAX_EXTHDRS ? SB_PKT_TCP : SB_PKT_HIDDEN),
 		       "%u headers", i + 1);
+		CHECK(p.hidden == (i + 1 <= SB_MAX_EXTHDRS ? SB_HIDDEN_NONE :
+				   SB_HIDDEN_V6_CHAIN_TOO_LONG));
 	}
 	/* A length field pointing far beyond the packet. */
 	build6_header(60);
 	put_ext(40, 60, 6, 8);
 	pkt[41] = 255;
-	CHECK(parse6(200, &p) == SB_PKT_HIDDEN);
+	HIDDEN(parse6(200, &p), SB_HIDDEN_CUT_BEFORE_FLAGS);	/* TCP past the end */
 }
 
 /*

@@ -8,6 +8,7 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/smtpblock
 CONFIG_FILES := etc/smtpblock.conf etc/campus.list etc/relays.list
+UNITS := smtpblock.service smtpblock-metrics.service smtpblock-metrics.timer
 PWD := $(shell pwd)
 # The one version of the module, the tools and the packages.
 VERSION := $(shell cat VERSION)
@@ -44,9 +45,10 @@ install-tools: tools
 	install -D -m 0755 tools/smtpblock-apply $(DESTDIR)$(PREFIX)/sbin/smtpblock-apply
 	install -D -m 0644 tools/smtpblock-apply.8 $(DESTDIR)$(PREFIX)/share/man/man8/smtpblock-apply.8
 	install -d $(DESTDIR)$(UNITDIR)
-	sed 's|/usr/local/|$(PREFIX)/|g' etc/smtpblock.service \
-		> $(DESTDIR)$(UNITDIR)/smtpblock.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/smtpblock.service
+	for u in $(UNITS); do \
+		sed 's|/usr/local/|$(PREFIX)/|g' etc/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
 	install -d $(DESTDIR)$(DOCDIR)/examples/modprobe.d
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 	install -m 0644 $(CONFIG_FILES) $(DESTDIR)$(DOCDIR)/examples/
@@ -87,7 +89,7 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/man/man1/smtpblock-csv.1 \
 		$(DESTDIR)$(PREFIX)/sbin/smtpblock-apply \
 		$(DESTDIR)$(PREFIX)/share/man/man8/smtpblock-apply.8 \
-		$(DESTDIR)$(UNITDIR)/smtpblock.service
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 	rm -f $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/examples/modprobe.d/smtpblock.conf \
 		$(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(CONFIG_FILES)))

@@ -153,6 +153,43 @@ int sb_offenders_snapshot(struct sb_offender **out, u32 *n)
 	return 0;
 }
 
+/*
+ * How many sources the table holds (stats/offenders): a scan of up to
+ * 32768 sets, so done at most once a second whoever reads (the file is
+ * world-readable; monitoring reads it every 15 s or so).
+ */
+u32 sb_offenders_count(void)
+{
+	static unsigned long counted_at;
+	static u32 count;
+	s64 boot = ktime_get_boottime_seconds();
+	s64 ttl = sb_tunable(SB_OFFENDER_TTL);
+	struct sb_otable *t;
+	u32 set, i, n = 0;
+
+	mutex_lock(&sb_otable_mutex);
+	if (counted_at && time_before(jiffies, counted_at + HZ)) {
+		n = count;
+		goto out;
+	}
+	t = live_table();
+	for (set = 0; set < t->nsets; set++) {
+		struct sb_offender *s = t->entries + set * SB_OFFENDER_WAYS;
+
+		spin_lock_bh(&t->locks[set]);
+		for (i = 0; i < set_ways(t, set); i++)
+			n += sb_offender_live(&s[i], boot, ttl);
+		spin_unlock_bh(&t->locks[set]);
+		if (set % 256 == 255)
+			cond_resched();
+	}
+	count = n;
+	counted_at = jiffies ?: 1;
+out:
+	mutex_unlock(&sb_otable_mutex);
+	return n;
+}
+
 /* Oldest first, so that where the new table is short, recent ones win. */
 static int seen_cmp(const void *a, const void *b)
 {

@@ -425,6 +425,30 @@ static ssize_t entries_show(struct kobject *kobj, struct kobj_attribute *attr,
 SB_ENTRIES_ATTR(campus, SB_LIST_CAMPUS);
 SB_ENTRIES_ATTR(relays, SB_LIST_RELAYS);
 
+static ssize_t exemptions_entries_show(struct kobject *kobj,
+				       struct kobj_attribute *attr, char *buf)
+{
+	const struct sb_exempt_table *t;
+	u32 n;
+
+	rcu_read_lock();
+	t = rcu_dereference(sb_live_config)->exempt;
+	n = t ? t->n : 0;
+	rcu_read_unlock();
+	return sysfs_emit(buf, "%u\n", n);
+}
+
+static ssize_t offenders_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", sb_offenders_count());
+}
+
+static struct kobj_attribute exemptions_entries_attr =
+	__ATTR_RO(exemptions_entries);
+static struct kobj_attribute offenders_gauge_attr =
+	__ATTR(offenders, 0444, offenders_show, NULL);
+
 static struct attribute *sb_stat_attrs[] = {
 	&stat_syn_seen_attr.attr.attr,
 	&stat_allowed_external_attr.attr.attr,
@@ -447,6 +471,8 @@ static struct attribute *sb_stat_attrs[] = {
 	&changed_at_attr.attr,
 	&campus_entries_attr.attr.attr,
 	&relays_entries_attr.attr.attr,
+	&exemptions_entries_attr.attr,
+	&offenders_gauge_attr.attr,
 	NULL
 };
 

@@ -178,6 +178,8 @@ lane_install() {
 	for f in lib/modules/$KVER/extra/smtpblock.ko usr/sbin/smtpblockctl \
 		 usr/sbin/smtpblock-apply usr/bin/smtpblock-csv \
 		 usr/share/man/man8/smtpblockctl.8 usr/lib/systemd/system/smtpblock.service \
+		 usr/lib/systemd/system/smtpblock-metrics.service \
+		 usr/lib/systemd/system/smtpblock-metrics.timer \
 		 etc/smtpblock/smtpblock.conf etc/modprobe.d/smtpblock.conf; do
 		[ -f "$dest/$f" ] || result FAIL install.files "no $f under DESTDIR"
 	done
@@ -222,6 +224,12 @@ lane_host() {
 		cat "$OUT/host-build.log"
 		result FAIL host.build
 		return
+	fi
+	# promtool (Debian's prometheus) checks smtpblockctl metrics' format.
+	if ! command -v promtool > /dev/null && [ "$(id -u)" -eq 0 ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			prometheus > "$OUT/host-apt.log" 2>&1 ||
+			result FAIL host.promtool "cannot install prometheus (promtool)"
 	fi
 	tests/host.sh > "$OUT/host.log" 2>&1
 	cat "$OUT/host.log"

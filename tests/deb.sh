@@ -93,6 +93,8 @@ check() {
 	dkms=$(dpkg-deb -c "$dir/smtpblock-dkms_${VERSION}_all.deb")
 	for f in ./usr/sbin/smtpblockctl ./usr/sbin/smtpblock-apply ./usr/bin/smtpblock-csv \
 		 ./lib/systemd/system/smtpblock.service ./etc/smtpblock/smtpblock.conf \
+		 ./lib/systemd/system/smtpblock-metrics.service \
+		 ./lib/systemd/system/smtpblock-metrics.timer \
 		 ./etc/modprobe.d/smtpblock.conf ./usr/share/man/man8/smtpblockctl.8.gz \
 		 ./usr/share/man/man8/smtpblock-apply.8.gz ./usr/share/man/man1/smtpblock-csv.1.gz; do
 		grep -q " $f\$" <<< "$main" ||

@@ -44,6 +44,21 @@ test_csv_dmesg() { csv_of dmesg; }
 test_csv_dmesg_iso() { csv_of dmesg-iso; }
 # Host names, "kernel:", other programs' lines, the boot separator.
 test_csv_journal_short_iso() { csv_of journal-short-iso; }
+# journalctl -o json of two routers, their reports interleaved (real
+# report lines of a VM run, in journald's export fields): each offender
+# with its own router's report, time and name; a line outside a report
+# and another program's line (with escaped quotes) left out.
+test_csv_journal_json() { csv_of journal-json; }
+
+# --router names the router of plain lines; its value is taken as it is.
+test_csv_router() {
+	"$CSV" --router 'edge\9' "$FIX/dmesg.log" > "$TMP/r.csv" || fail "smtpblock-csv --router: exit $?"
+	sed '1!s/,$/,edge\\9/' "$FIX/expected-dmesg.csv" > "$TMP/r-expected.csv"
+	diff -u "$TMP/r-expected.csv" "$TMP/r.csv" > "$TMP/diff" ||
+		fail "--router: $(tr '\n' ' ' < "$TMP/diff")"
+	"$CSV" --bogus < /dev/null > /dev/null 2>&1
+	assert_eq $? 2 "exit code of an unknown option"
+}
 
 # Offender lines outside a report and an unterminated report: rows only
 # for offender lines between a begin and the next end or begin.
@@ -227,11 +242,129 @@ test_dkms_kernel_range() {
 	done
 }
 
+# ---------------------------------------------------------------- metrics
+
+# A sysfs tree as the module lays it out, with known values, at
+# $TMP/mx/kernel/smtpblock (and the module's version where the tool
+# looks for it, ../../module/smtpblock/version).
+fake_sysfs() {
+	local d=$TMP/mx/kernel/smtpblock f v
+	rm -rf "$TMP/mx"
+	mkdir -p "$d/stats" "$TMP/mx/module/smtpblock"
+	echo 0.1.0 > "$TMP/mx/module/smtpblock/version"
+	echo 1 > "$d/enabled"
+	echo reject > "$d/mode"
+	echo "25 587" > "$d/ports"
+	for f in offenders_max:4096 offender_ttl:86400 report_interval:600 report_max:50 \
+		 log_burst:10 log_interval:5 bulk_timeout:60 exemptions_max:4096; do
+		echo "${f#*:}" > "$d/${f%%:*}"
+	done
+	v=1
+	for f in allowed_external allowed_internal allowed_relay blocked dropped \
+		 rejected monitored log_suppressed offenders_evicted hidden_cut_before_flags \
+		 hidden_offset_8 hidden_v6_fragment_exthdr hidden_v6_chain_truncated \
+		 hidden_v6_chain_too_long hidden_ipv4_header_short offenders campus_entries \
+		 relays_entries exemptions_entries memory_bytes generation; do
+		echo $v > "$d/stats/$f"
+		v=$((v + 1))
+	done
+	echo 2026-12-01T22:50:13Z > "$d/stats/changed_at"
+}
+
+# The Prometheus text format, as promtool reads it, with the values of
+# the files: every name the contract names.
+test_metrics_format() {
+	fake_sysfs
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics > "$TMP/metrics" 2> "$TMP/err" ||
+		{ fail "smtpblockctl metrics: exit $?: $(cat "$TMP/err")"; return; }
+	if command -v promtool > /dev/null; then
+		promtool check metrics < "$TMP/metrics" > "$TMP/promtool" 2>&1 ||
+			fail "promtool check metrics: $(tr '\n' ' ' < "$TMP/promtool")"
+	else
+		fail "no promtool (Debian's prometheus package)"
+	fi
+	local want
+	for want in 'smtpblock_syns_total{class="allowed_external"} 1' \
+		'smtpblock_syns_total{class="allowed_internal"} 2' \
+		'smtpblock_syns_total{class="allowed_relay"} 3' \
+		'smtpblock_syns_total{class="blocked"} 4' \
+		'smtpblock_blocked_total{action="drop"} 5' \
+		'smtpblock_blocked_total{action="reject"} 6' \
+		'smtpblock_blocked_total{action="monitor"} 7' \
+		'smtpblock_log_suppressed_total 8' 'smtpblock_offenders_evicted_total 9' \
+		'smtpblock_hidden_total{reason="cut_before_flags"} 10' \
+		'smtpblock_hidden_total{reason="ipv4_header_short"} 15' \
+		'smtpblock_offenders 16' 'smtpblock_list_entries{list="campus"} 17' \
+		'smtpblock_list_entries{list="relays"} 18' 'smtpblock_exemptions 19' \
+		'smtpblock_memory_bytes 20' 'smtpblock_config_generation 21' \
+		'smtpblock_config_changed_timestamp_seconds 1796165413' \
+		'smtpblock_enabled 1' 'smtpblock_mode{mode="drop"} 0' \
+		'smtpblock_mode{mode="reject"} 1' 'smtpblock_mode{mode="monitor"} 0' \
+		'smtpblock_watched_port{port="587"} 1' 'smtpblock_offender_ttl_seconds 86400' \
+		"smtpblock_build_info{version=\"0.1.0\",kernel=\"$(uname -r)\"} 1" \
+		'# TYPE smtpblock_syns_total counter' '# TYPE smtpblock_offenders gauge'; do
+		grep -qxF "$want" "$TMP/metrics" || fail "no line '$want'"
+	done
+	# No addresses in labels, nothing but samples and HELP/TYPE.
+	grep -vE '^(# (HELP|TYPE) smtpblock_[a-z0-9_]+ .+|smtpblock_[a-z0-9_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9]+)$' \
+		"$TMP/metrics" > "$TMP/odd" && fail "unexpected lines: $(head -n 3 "$TMP/odd")"
+	grep -E '[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+|::' "$TMP/metrics" | grep -v build_info > "$TMP/odd" &&
+		fail "an address in the metrics: $(head -n 1 "$TMP/odd")"
+}
+
+# Without the module, or with a file that cannot be read: an exit code
+# and nothing on stdout, so a collector publishes nothing stale.
+test_metrics_without_module() {
+	SMTPBLOCK_SYSFS=$TMP/no-module "$CTL" metrics > "$TMP/metrics" 2> "$TMP/err"
+	assert_eq $? 4 "exit code without the module"
+	[ ! -s "$TMP/metrics" ] || fail "output without the module: $(head -n 2 "$TMP/metrics")"
+	fake_sysfs
+	rm "$TMP/mx/kernel/smtpblock/stats/generation"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics > "$TMP/metrics" 2> "$TMP/err"
+	assert_eq $? 1 "exit code with a file missing"
+	[ ! -s "$TMP/metrics" ] || fail "output with a file missing: $(head -n 2 "$TMP/metrics")"
+	echo bogus > "$TMP/mx/kernel/smtpblock/stats/generation"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics > "$TMP/metrics" 2> "$TMP/err"
+	assert_eq $? 1 "exit code with a value not a number"
+	[ ! -s "$TMP/metrics" ] || fail "output with a bad value"
+}
+
+# --textfile: the file replaced whole (never seen half written: a
+# temporary dot-file renamed over it), readable by node_exporter; without
+# the module it goes, quietly (a timer runs this every 15 s).
+test_metrics_textfile() {
+	local f=$TMP/tf/smtpblock.prom
+	fake_sysfs
+	mkdir -p "$TMP/tf"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics > "$TMP/metrics" ||
+		fail "metrics to stdout"
+	echo stale > "$f"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics --textfile "$f" > "$TMP/out" 2>&1 ||
+		fail "metrics --textfile: $(cat "$TMP/out")"
+	cmp -s "$f" "$TMP/metrics" || fail "the textfile differs from stdout's metrics"
+	assert_eq "$(stat -c %a "$f")" 644 "the textfile's mode"
+	assert_eq "$(ls -A "$TMP/tf")" smtpblock.prom "files in the directory"
+	[ ! -s "$TMP/out" ] || fail "output with --textfile: $(cat "$TMP/out")"
+	SMTPBLOCK_SYSFS=$TMP/no-module "$CTL" metrics --textfile "$f" > "$TMP/out" 2>&1
+	assert_eq $? 0 "exit code of --textfile without the module"
+	[ ! -e "$f" ] || fail "the textfile stays without the module"
+	[ ! -s "$TMP/out" ] || fail "output of --textfile without the module: $(cat "$TMP/out")"
+	# A read that fails: no file either, and an error this time.
+	fake_sysfs
+	echo stale > "$f"
+	rm "$TMP/mx/kernel/smtpblock/stats/generation"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics --textfile "$f" > "$TMP/out" 2>&1
+	assert_eq $? 1 "exit code of --textfile with a file missing"
+	[ ! -e "$f" ] || fail "the textfile stays after a failed read"
+	SMTPBLOCK_SYSFS=$TMP/mx/kernel/smtpblock "$CTL" metrics --textfile "$TMP/none/x.prom" > "$TMP/out" 2>&1
+	assert_eq $? 1 "exit code of --textfile into a missing directory"
+}
+
 # ---------------------------------------------------------------- main
 
-ALL="csv_dmesg csv_dmesg_iso csv_journal_short_iso csv_outside_reports
+ALL="csv_dmesg csv_dmesg_iso csv_journal_short_iso csv_journal_json csv_router csv_outside_reports
 ctl_without_module apply_order apply_dry_run apply_refusals apply_lock
-dkms_kernel_range"
+dkms_kernel_range metrics_format metrics_without_module metrics_textfile"
 set -- ${*:-$ALL}
 echo "TAP version 13"
 echo "1..$#"

@@ -668,7 +668,42 @@ test_audit_trail() {
 	unload
 }
 
+# smtpblockctl metrics on the real module: promtool's check, the values
+# that known traffic made; nothing and exit 4 once the module is gone.
+test_metrics() {
+	local want
+	load_default
+	on cl "$TOOLS/pktcraft" send --dst $MX4 --count 3 || fail "send from cl"
+	on cl "$TOOLS/pktcraft" send --dst $MX4 --dport 80 --frag-offset 1 || fail "send a fragment"
+	on rl "$TOOLS/pktcraft" send --dst $MX4 --count 2 || fail "send from rl"
+	ctl 0 metrics
+	cp $TMP/ctl.out $TMP/metrics
+	promtool check metrics < $TMP/metrics > $TMP/promtool 2>&1 ||
+		fail "promtool check metrics: $(tr '\n' ' ' < $TMP/promtool)"
+	for want in 'smtpblock_syns_total{class="blocked"} 4' \
+		'smtpblock_syns_total{class="allowed_relay"} 2' \
+		'smtpblock_syns_total{class="allowed_external"} 0' \
+		'smtpblock_blocked_total{action="drop"} 4' \
+		'smtpblock_blocked_total{action="monitor"} 0' \
+		'smtpblock_hidden_total{reason="offset_8"} 1' \
+		'smtpblock_hidden_total{reason="cut_before_flags"} 0' \
+		'smtpblock_offenders 1' 'smtpblock_list_entries{list="campus"} 2' \
+		'smtpblock_list_entries{list="relays"} 4' 'smtpblock_exemptions 0' \
+		'smtpblock_enabled 1' 'smtpblock_mode{mode="drop"} 1' \
+		'smtpblock_mode{mode="reject"} 0' 'smtpblock_watched_port{port="25"} 1' \
+		'smtpblock_config_generation 1' \
+		"smtpblock_build_info{version=\"$(cat $HERE/../VERSION)\",kernel=\"$(uname -r)\"} 1"; do
+		grep -qxF "$want" $TMP/metrics || fail "no line '$want'"
+	done
+	grep -qE "^smtpblock_memory_bytes [1-9][0-9]*$" $TMP/metrics || fail "memory_bytes"
+	grep -qE "^smtpblock_config_changed_timestamp_seconds $(date +%s | cut -c1-7)[0-9]{3}$" $TMP/metrics ||
+		fail "changed timestamp: $(grep changed_timestamp $TMP/metrics)"
+	unload
+	ctl 4 metrics
+	[ ! -s $TMP/ctl.out ] || fail "metrics printed without the module: $(head -n 1 $TMP/ctl.out)"
+}
+
 ALL_TESTS="bulk_basic bulk_large bulk_errors bulk_concurrent bulk_abandoned
 bulk_timeout_sysfs bulk_load_ids list_entries list_limit bulk_atomic_under_load
-read_consistent read_readers smtpblockctl apply_script audit_trail"
+read_consistent read_readers smtpblockctl apply_script audit_trail metrics"
 run_suite ${*:-$ALL_TESTS}

@@ -258,11 +258,11 @@ test_report_on_demand() {
 	expect_write EINVAL report $'\n'
 	# The abuse desk's CSV, from the real log.
 	dmesg | "$CSV" > $TMP/csv
-	assert_eq "$(sed -n 1p $TMP/csv)" "report,logged,src,syns,dsts,first,last,dport,action" header
+	assert_eq "$(sed -n 1p $TMP/csv)" "report,logged,src,syns,dsts,first,last,dport,action,hidden,router" header
 	assert_eq "$(wc -l < $TMP/csv)" 3 "CSV rows"
-	sed -n 2p $TMP/csv | grep -Eq "^1,[0-9.]+,$CL4,3,1,$ISO,$ISO,25,drop$" ||
+	sed -n 2p $TMP/csv | grep -Eq "^1,[0-9.]+,$CL4,3,1,$ISO,$ISO,25,drop,0,$" ||
 		fail "CSV row: $(sed -n 2p $TMP/csv)"
-	sed -n 3p $TMP/csv | grep -Eq "^1,[0-9.]+,10.0.1.3,1,1,$ISO,$ISO,25,drop$" ||
+	sed -n 3p $TMP/csv | grep -Eq "^1,[0-9.]+,10.0.1.3,1,1,$ISO,$ISO,25,drop,0,$" ||
 		fail "CSV row: $(sed -n 3p $TMP/csv)"
 	unload
 }

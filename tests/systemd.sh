@@ -14,7 +14,9 @@
 #           unit ordered after that target saw the block in force),
 #           boot_config, stop_keeps_block, journal_csv, analyze_security
 #           (exposure at most SECURITY_MAX), analyze_verify, purge_clean,
-#           reinstall
+#           reinstall, metrics_scrape (smtpblock-metrics.timer's file, as
+#           the real prometheus-node-exporter serves it; gone with the
+#           module)
 #
 # Usage: tests/systemd.sh [--debs DIR]   on the host: makes the packages
 #                                        (or takes DIR's), the image, and
@@ -26,7 +28,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 VERSION=$(cat "$ROOT/VERSION")
-NTESTS=13
+NTESTS=14
 # systemd-analyze security's exposure of smtpblock.service (0 best, 10
 # worst) must stay at most this; measured 1.8 (README, "Install on a
 # Debian router").
@@ -333,6 +335,50 @@ test_analyze_verify() {
 	fi
 }
 
+# scrape: node_exporter's /metrics (bash's /dev/tcp: no HTTP client in
+# the image), smtpblock's lines only.
+scrape() {
+	local i
+	for i in $(seq 50); do
+		if exec 3<> /dev/tcp/127.0.0.1/9100; then
+			printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+			grep -a '^smtpblock_' <&3
+			exec 3>&-
+			return 0
+		fi 2> /dev/null
+		sleep 0.2
+	done
+	return 1
+}
+
+test_metrics_scrape() {
+	local f=/var/lib/prometheus/node-exporter/smtpblock.prom want s
+	systemctl is-active -q prometheus-node-exporter || fail "node_exporter is not running"
+	systemctl enable --now smtpblock-metrics.timer || fail "enable --now smtpblock-metrics.timer"
+	systemctl start smtpblock-metrics.service || fail "smtpblock-metrics.service failed"
+	[ -s $f ] || { fail "no $f"; return; }
+	scrape > "$TMP/scrape" || fail "no answer from node_exporter on :9100"
+	sed 's/^/# scraped: /' "$TMP/scrape" | grep -E 'syns_total|blocked_total|offenders |mode\{'
+	# Boot 2's traffic: boot_config and stop_keeps_block each sent one
+	# blocked SYN per family and one from the relay.
+	for want in 'smtpblock_syns_total{class="blocked"} 4' \
+		'smtpblock_syns_total{class="allowed_relay"} 2' \
+		'smtpblock_blocked_total{action="drop"} 4' 'smtpblock_offenders 2' \
+		'smtpblock_enabled 1' 'smtpblock_mode{mode="drop"} 1' \
+		"smtpblock_build_info{kernel=\"$(uname -r)\",version=\"$VERSION\"} 1"; do
+		grep -qxF "$want" "$TMP/scrape" || fail "node_exporter does not serve '$want'"
+	done
+	s=$(systemctl show -P ActiveState smtpblock-metrics.timer)
+	assert_eq "$s" active "the timer"
+	# The module gone (no traffic meanwhile): the next run takes the file
+	# away, quietly, and the service does not fail.
+	modprobe -r smtpblock || fail "modprobe -r"
+	systemctl start smtpblock-metrics.service || fail "smtpblock-metrics.service failed without the module"
+	[ ! -e $f ] || fail "$f stays without the module"
+	scrape > "$TMP/scrape"
+	[ ! -s "$TMP/scrape" ] || fail "node_exporter still serves: $(head -n 1 "$TMP/scrape")"
+}
+
 # Our files, wherever they are, but the rig's and this test's.
 our_files() {
 	find / -xdev \( -path /host -o -path /mnt/out -o -path /usr/local/lib/smtpblock-vm \
@@ -370,6 +416,7 @@ boot2() {
 	t 11 analyze_verify
 	t 12 purge_clean
 	t 13 reinstall
+	t 14 metrics_scrape
 	teardown
 }
 

@@ -14,7 +14,7 @@
 # mkfs.ext4 -d, so no loop device or mount is needed. A run boots a copy
 # (cp --sparse: a second or two), so runs never see each other's changes.
 #
-# In the image: systemd, udev, dbus, procps, dkms with the compiler and the headers of
+# In the image: systemd, udev, dbus, procps, prometheus-node-exporter, dkms with the compiler and the headers of
 # KVER (the rig's Debian 12 kernel), iproute2, kmod; the kernel's modules
 # in its own /lib/modules/KVER, copied from the rig's unpacked kernel (the
 # same files linux-image-KVER holds, without the initramfs machinery
@@ -37,7 +37,9 @@ die() { log "error: $*"; exit 1; }
 # Debian 12 kernel are in bookworm-security or bookworm-updates as often
 # as in bookworm.
 BASE_PACKAGES=systemd,systemd-sysv,udev,dbus,iproute2,procps,kmod,mawk
-packages() { echo "$BASE_PACKAGES dkms linux-headers-$KVER"; }
+# (prometheus-node-exporter: the textfile collector's reader)
+apt_packages() { echo "dkms linux-headers-$KVER prometheus-node-exporter"; }
+packages() { echo "$BASE_PACKAGES $(apt_packages)"; }
 APT_OPTS=(-q -o APT::Sandbox::User=root)
 
 # configure_image ROOT: everything but the packages. Its text is part of
@@ -124,9 +126,9 @@ EOF
 	{
 		chroot "$tmp" apt-get "${APT_OPTS[@]}" update &&
 			DEBIAN_FRONTEND=noninteractive chroot "$tmp" apt-get "${APT_OPTS[@]}" \
-				install -y --no-install-recommends dkms "linux-headers-$KVER" &&
+				install -y --no-install-recommends $(apt_packages) &&
 			chroot "$tmp" apt-get clean
-	} >>"$img.log" 2>&1 || die "cannot install dkms and linux-headers-$KVER: $img.log"
+	} >>"$img.log" 2>&1 || die "cannot install $(apt_packages): $img.log"
 	rm -rf "$tmp"/var/lib/apt/lists/*
 	# The kernel's modules, but its build link (the headers' package has
 	# its own).

@@ -83,6 +83,7 @@ int cmd_add(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 int cmd_offenders(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_set(int argc, char **argv);

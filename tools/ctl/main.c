@@ -39,6 +39,9 @@ static const char usage_text[] =
 "                               the module and in the exemptions file\n"
 "  unexempt PREFIX              remove one, from both\n"
 "  exemptions                   the exemptions, with the time left\n"
+"  metrics                      stats and settings for Prometheus (text\n"
+"                               format); nothing printed, exit 4, without\n"
+"                               the module\n"
 "\n"
 "FILE: one address or prefix per line; '#' starts a comment; blank lines\n"
 "and surrounding white space are ignored. An exemptions FILE has lines\n"
@@ -78,6 +81,7 @@ static const struct {
 	{ "exempt", cmd_exempt },
 	{ "unexempt", cmd_unexempt },
 	{ "exemptions", cmd_exemptions },
+	{ "metrics", cmd_metrics },
 };
 
 int main(int argc, char **argv)

@@ -308,12 +308,18 @@ test_journal_csv() {
 	done
 	journalctl -k -o short-iso --no-pager | smtpblock-csv > "$TMP/csv"
 	sed 's/^/# csv: /' "$TMP/csv"
-	assert_eq "$(head -n 1 "$TMP/csv")" "report,logged,src,syns,dsts,first,last,dport,action" "CSV header"
-	grep -Eq "^[0-9]+,[0-9]{4}-[0-9]{2}-[0-9]{2}T[^,]+,$CL4,[0-9]+,1,[^,]+,[^,]+,25,drop$" "$TMP/csv" ||
+	assert_eq "$(head -n 1 "$TMP/csv")" "report,logged,src,syns,dsts,first,last,dport,action,hidden,router" "CSV header"
+	grep -Eq "^[0-9]+,[0-9]{4}-[0-9]{2}-[0-9]{2}T[^,]+,$CL4,[0-9]+,1,[^,]+,[^,]+,25,drop,0,$" "$TMP/csv" ||
 		fail "no CSV row for $CL4 with journald's time"
 	# IPv6 sources are reported by /64 (privacy addresses rotate in it).
-	grep -Eq ",2001:db8:c:1::/64,[0-9]+,1,[^,]+,[^,]+,25,drop$" "$TMP/csv" ||
+	grep -Eq ",2001:db8:c:1::/64,[0-9]+,1,[^,]+,[^,]+,25,drop,0,$" "$TMP/csv" ||
 		fail "no CSV row for $CL6's /64"
+	# journald's own export (what its remote collection carries): the
+	# router's name from _HOSTNAME, the time from __REALTIME_TIMESTAMP.
+	journalctl -k -o json --no-pager | smtpblock-csv > "$TMP/csv-json"
+	sed 's/^/# csv (json): /' "$TMP/csv-json"
+	grep -Eq "^[0-9]+,[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z,$CL4,[0-9]+,1,[^,]+,[^,]+,25,drop,0,smtpblock-vm$" \
+		"$TMP/csv-json" || fail "no CSV row for $CL4 from journalctl -o json"
 }
 
 test_analyze_security() {

@@ -27,7 +27,7 @@ void sb_audit_init(void)
 static void one_word(char *s)
 {
 	for (; *s; s++) {
-		if (!isgraph(*s) || *s == '=')
+		if (!isascii(*s) || !isgraph(*s) || *s == '=')
 			*s = '_';
 	}
 }

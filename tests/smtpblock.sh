@@ -621,6 +621,7 @@ test_hidden_reasons() {
 	# A source whose SYNs all showed their port: no hidden= on its line.
 	on cl "$TOOLS/pktcraft" send --src 10.0.1.3 --dst $MX4 --dport 25 ||
 		fail "pktcraft send from 10.0.1.3"
+	settle
 	printf 1 > $SYS/report
 	klog | grep -Eq "^smtpblock: offender src=10.0.1.3 syns=[0-9]+ dsts=1 first=[^ ]+ last=[^ ]+ dport=25 action=drop$" ||
 		fail "offender line of 10.0.1.3: $(klog | grep 'offender src=10.0.1.3 ')"

@@ -4,7 +4,7 @@
 # tests/systemd.sh - the systemd lane: the Debian packages installed, run
 # and removed as an operator does it, on a Debian 12 system booted with
 # systemd as PID 1 (tests/vm/systemd-image.sh, run.sh --image), DKMS
-# building the module inside the guest. KTAP, 13 tests over two boots:
+# building the module inside the guest. KTAP, 15 tests over two boots:
 #
 #   boot 1: install (apt-get install of the two .deb files: DKMS builds
 #           the module), modinfo, enable_now (blocks on 25, not on 587,
@@ -13,10 +13,10 @@
 #   boot 2: boot_order (smtpblock started before network-pre.target, a
 #           unit ordered after that target saw the block in force),
 #           boot_config, stop_keeps_block, journal_csv, analyze_security
-#           (exposure at most SECURITY_MAX), analyze_verify, purge_clean,
-#           reinstall, metrics_scrape (smtpblock-metrics.timer's file, as
-#           the real prometheus-node-exporter serves it; gone with the
-#           module)
+#           (exposure at most SECURITY_MAX), analyze_verify,
+#           metrics_scrape (smtpblock-metrics.timer's file, as the real
+#           prometheus-node-exporter serves it), purge_clean (the timer
+#           and its file go too), reinstall, metrics_without_module
 #
 # Usage: tests/systemd.sh [--debs DIR]   on the host: makes the packages
 #                                        (or takes DIR's), the image, and
@@ -28,7 +28,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$HERE/.." && pwd -P)
 VERSION=$(cat "$ROOT/VERSION")
-NTESTS=14
+NTESTS=15
 # systemd-analyze security's exposure of smtpblock.service (0 best, 10
 # worst) must stay at most this; measured 1.8 (README, "Install on a
 # Debian router").
@@ -334,7 +334,9 @@ test_analyze_security() {
 }
 
 test_analyze_verify() {
-	systemd-analyze verify /lib/systemd/system/smtpblock.service > "$TMP/verify" 2>&1 ||
+	systemd-analyze verify /lib/systemd/system/smtpblock.service \
+		/lib/systemd/system/smtpblock-metrics.service \
+		/lib/systemd/system/smtpblock-metrics.timer > "$TMP/verify" 2>&1 ||
 		fail "systemd-analyze verify failed"
 	if grep -q 'smtpblock' "$TMP/verify"; then
 		fail "verify: $(grep smtpblock "$TMP/verify")"
@@ -376,8 +378,14 @@ test_metrics_scrape() {
 	done
 	s=$(systemctl show -P ActiveState smtpblock-metrics.timer)
 	assert_eq "$s" active "the timer"
-	# The module gone (no traffic meanwhile): the next run takes the file
-	# away, quietly, and the service does not fail.
+}
+
+# The module gone (no traffic meanwhile): the next run takes the file
+# away, quietly, and the service does not fail.
+test_metrics_without_module() {
+	local f=/var/lib/prometheus/node-exporter/smtpblock.prom
+	systemctl start smtpblock-metrics.service || fail "smtpblock-metrics.service failed"
+	[ -s $f ] || fail "no $f after the reinstall"
 	modprobe -r smtpblock || fail "modprobe -r"
 	systemctl start smtpblock-metrics.service || fail "smtpblock-metrics.service failed without the module"
 	[ ! -e $f ] || fail "$f stays without the module"
@@ -402,6 +410,7 @@ test_purge_clean() {
 	[ -z "$(dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' 'smtpblock*' 2>/dev/null)" ] ||
 		fail "dpkg still knows: $(dpkg-query -W 'smtpblock*' 2>&1)"
 	systemctl cat smtpblock.service > /dev/null 2>&1 && fail "the unit is still known"
+	assert_eq "$(systemctl is-active smtpblock-metrics.timer)" inactive "the metrics timer after purge"
 	# Purging the files does not unload a running firewall (as with nftables).
 	grep -q '^smtpblock ' /proc/modules || fail "purge unloaded the module"
 }
@@ -420,9 +429,10 @@ boot2() {
 	t 9 journal_csv
 	t 10 analyze_security
 	t 11 analyze_verify
-	t 12 purge_clean
-	t 13 reinstall
-	t 14 metrics_scrape
+	t 12 metrics_scrape
+	t 13 purge_clean
+	t 14 reinstall
+	t 15 metrics_without_module
 	teardown
 }
 

@@ -10,7 +10,9 @@
  * name; entries= for the lists and exemptions, value= for the settings;
  * via=bulk for a bulk commit, via=expiry when exemptions expire. The
  * writer calls it after publishing, under the lock that orders its own
- * changes, so generations follow the order of publication.
+ * changes, so the generations of one object (a list, a setting, the
+ * exemptions) follow the order of its publications; two objects changed
+ * at the same moment may get theirs in either order.
  */
 #ifndef SMTPBLOCK_AUDIT_H
 #define SMTPBLOCK_AUDIT_H

@@ -52,8 +52,8 @@ struct sb_offender {
 	u8 nexact;		/* SB_EXACT_DSTS + 1: overflowed to the estimate */
 	u16 dport;		/* of the last block */
 	u32 period;		/* the report period of the last block */
+	u32 hidden;		/* of syns, packets that hid port or flags */
 	u64 syns;
-	u32 hidden;		/* of them, packets that hid port or flags */
 	s64 first;		/* UTC seconds, printed */
 	s64 last;
 	s64 seen;		/* boot-time seconds of the last block: its age */

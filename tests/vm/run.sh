@@ -413,7 +413,9 @@ main() {
 		trap - INT TERM
 		[ -z "${INTERRUPTED:-}" ] || { log "interrupted; partial results in $OUT"; exit 130; }
 		# A reboot the job asked for: this boot's logs checked and kept.
-		if [ -z "$OPT_IMAGE" ] || [ -s "$OUT/rc" ] || [ ! -e "$OUT/.vm/reboot" ]; then
+		# (a reboot, not a timeout or a crash: qemu exits 0 at a reset)
+		if [ -z "$OPT_IMAGE" ] || [ -s "$OUT/rc" ] || [ ! -e "$OUT/.vm/reboot" ] ||
+		   [ "$qemu_rc" -ne 0 ]; then
 			break
 		fi
 		[ "$BOOT" -lt "$MAX_BOOTS" ] || fail 120 "the job asked for more than $MAX_BOOTS boots"

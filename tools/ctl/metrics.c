@@ -108,7 +108,7 @@ static void counters(struct metrics *m)
 	};
 
 	family(m, "smtpblock_syns_total", "counter",
-	       "Watched TCP SYNs (to a watched port from a campus source, while enabled) by class.");
+	       "TCP SYNs to a watched port, while enabled, by class.");
 	labelled(m, "smtpblock_syns_total", "class", syns, N(syns));
 	family(m, "smtpblock_blocked_total", "counter",
 	       "Blocked SYNs by what the mode did with them.");

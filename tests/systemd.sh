@@ -44,7 +44,8 @@ host_main() {
 	echo "# systemd lane: Debian 12 with systemd as PID 1, smtpblock $VERSION from its packages"
 	if [ -z "$debs" ]; then
 		debs=$out/dist
-		"$ROOT/tests/deb.sh" build "$debs" > "$out/deb.log" 2>&1 || {
+		# (its logs in our directory: the deb lane may build beside us)
+		SMTPBLOCK_OUT=$out "$ROOT/tests/deb.sh" build "$debs" > "$out/deb.log" 2>&1 || {
 			cat "$out/deb.log"
 			early_failure systemd.packages "make deb failed"
 			return 1
